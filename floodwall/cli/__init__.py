@@ -1,0 +1,1 @@
+"""The ``floodwall`` command line: an edge that parses arguments and prints results."""

@@ -1,0 +1,1 @@
+"""Stage console: the web UI and REST API read the store (issue 5)."""

@@ -1,0 +1,1 @@
+"""Stage detect: detectors turn events into ``Finding``s. They do no I/O and hold no scores."""

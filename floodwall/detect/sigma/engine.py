@@ -1,0 +1,147 @@
+"""Evaluate thousands of Sigma rules per event at line rate.
+
+For each event:
+
+1. its log source (channel, EventID) selects the rules that apply to it, a set
+   computed once per distinct log source and then memoized;
+2. one Hyperscan pass over all of the event's values (lowered, joined) finds which
+   rule anchors occur (see ``anchors.py``), so only rules with an anchor present, plus
+   the few rules that cannot be filtered, are candidates;
+3. each candidate's compiled closure decides.
+
+Rules are compiled once; nothing in this module does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import hyperscan
+
+from floodwall.detect.sigma.ir import CompiledRule, RuleProblem
+from floodwall.detect.sigma.logsource import (
+    ANY_CHANNEL,
+    GENERIC,
+    LogSourceMap,
+    Selector,
+    UnmappedLogSource,
+)
+from floodwall.detect.sigma.matcher import Check, Ctx, as_strings, build
+from floodwall.records import Event
+
+
+@dataclass(frozen=True, slots=True)
+class _Bucket:
+    always: tuple[int, ...]  # rules of this log source without anchors
+    anchored: frozenset[int]  # rules of this log source with anchors
+    aliases: tuple[tuple[str, str], ...]
+
+
+class SigmaEngine:
+    """Matches events against a compiled rule set. Build once, call ``match`` per event."""
+
+    def __init__(
+        self,
+        rules: Sequence[CompiledRule],
+        logsources: LogSourceMap,
+    ) -> None:
+        self.rules: list[CompiledRule] = []
+        self.problems: list[RuleProblem] = []
+        self._selectors: list[tuple[Selector, ...]] = []
+        checks: list[Check] = []
+        for rule in rules:
+            try:
+                selectors = logsources.selectors(rule.logsource)
+                check = build(rule.detection)
+            except (UnmappedLogSource, ValueError) as exc:
+                self.problems.append(RuleProblem(rule.path, rule.title, str(exc)))
+                continue
+            self.rules.append(rule)
+            self._selectors.append(selectors)
+            checks.append(check)
+        self._checks = checks
+        self._aliases = logsources.aliases
+        self._buckets: dict[tuple[str, int | None], _Bucket] = {}
+        self._pattern_rules: list[tuple[int, ...]] = []
+        self._db = self._compile_prefilter()
+
+    def _compile_prefilter(self) -> Any:
+        by_literal: dict[str, list[int]] = {}
+        for i, rule in enumerate(self.rules):
+            for lit in rule.anchors or ():
+                by_literal.setdefault(lit, []).append(i)
+        literals = sorted(by_literal)
+        self._pattern_rules = [tuple(by_literal[lit]) for lit in literals]
+        if not literals:
+            return None
+        db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        db.compile(
+            expressions=[lit.encode("utf-8", "surrogatepass") for lit in literals],
+            ids=list(range(len(literals))),
+            elements=len(literals),
+            flags=hyperscan.HS_FLAG_SINGLEMATCH,
+            literal=True,
+        )
+        return db
+
+    def _bucket(self, channel: str, event_id: int | None) -> _Bucket:
+        always: list[int] = []
+        anchored: set[int] = set()
+        for i, selectors in enumerate(self._selectors):
+            if any(_accepts(s, channel, event_id) for s in selectors):
+                (anchored.add(i) if self.rules[i].anchors else always.append(i))
+        aliases = self._aliases.get((channel, event_id or 0), ())
+        bucket = _Bucket(tuple(always), frozenset(anchored), aliases)
+        self._buckets[(channel, event_id)] = bucket
+        return bucket
+
+    def match(self, event: Event) -> list[int]:
+        """Indexes (into ``self.rules``) of the rules that match ``event``."""
+        channel = event.channel.lower() if event.channel else GENERIC
+        bucket = self._buckets.get((channel, event.event_id)) or self._bucket(
+            channel, event.event_id
+        )
+        fields: Mapping[str, Any] = event.fields
+        if bucket.aliases:
+            extra = {a: fields[b] for a, b in bucket.aliases if a not in fields and b in fields}
+            if extra:
+                fields = {**fields, **extra}
+        candidates: list[int] = list(bucket.always)
+        if bucket.anchored and self._db is not None:
+            hits: list[int] = []
+            self._db.scan(_scan_text(fields), match_event_handler=_collect, context=hits)
+            if hits:
+                anchored = bucket.anchored
+                pattern_rules = self._pattern_rules
+                seen = {r for h in hits for r in pattern_rules[h] if r in anchored}
+                candidates.extend(seen)
+        if not candidates:
+            return []
+        ctx = Ctx(fields)
+        checks = self._checks
+        return sorted(i for i in candidates if checks[i](ctx))
+
+
+def _collect(pattern: int, start: int, end: int, flags: int, hits: list[int]) -> None:
+    hits.append(pattern)
+
+
+def _accepts(s: Selector, channel: str, event_id: int | None) -> bool:
+    if s.channel == ANY_CHANNEL:
+        return channel != GENERIC
+    if s.channel != channel:
+        return False
+    return s.event_ids is None or (event_id is not None and event_id in s.event_ids)
+
+
+def _scan_text(fields: Mapping[str, Any]) -> bytes:
+    """Every value of the event, lowered and joined: what the anchors are searched in."""
+    parts: list[str] = []
+    for v in fields.values():
+        if type(v) is str:
+            parts.append(v)
+        else:
+            parts.extend(as_strings(v))
+    return "\n".join(parts).lower().encode("utf-8", "surrogatepass")

@@ -1,0 +1,194 @@
+"""Turn a compiled detection tree into one Python closure per rule.
+
+Matching follows the Sigma specification: strings compare case-insensitively unless
+``cased``; a multi-valued field matches if any value does; ``null`` matches a missing
+or empty field; numbers compare numerically; a keyword matches any value of the event.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import operator
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from floodwall.detect.sigma.ir import Node
+
+
+class Ctx:
+    """One event being evaluated: its fields, and string forms computed at most once."""
+
+    __slots__ = ("_all", "_low", "_str", "fields")
+
+    def __init__(self, fields: Mapping[str, Any]) -> None:
+        self.fields = fields
+        self._str: dict[str, tuple[str, ...]] = {}
+        self._low: dict[str, tuple[str, ...]] = {}
+        self._all: tuple[str, ...] | None = None
+
+    def strs(self, name: str) -> tuple[str, ...]:
+        """The field's values as strings (empty when missing or null)."""
+        got = self._str.get(name)
+        if got is None:
+            got = self._str[name] = as_strings(self.fields.get(name))
+        return got
+
+    def lows(self, name: str) -> tuple[str, ...]:
+        """The field's values as lowered strings."""
+        got = self._low.get(name)
+        if got is None:
+            got = self._low[name] = tuple(s.lower() for s in self.strs(name))
+        return got
+
+    def all_lows(self) -> tuple[str, ...]:
+        """Every value of the event, lowered: what a keyword search looks at."""
+        if self._all is None:
+            out: list[str] = []
+            for v in self.fields.values():
+                out.extend(s.lower() for s in as_strings(v))
+            self._all = tuple(out)
+        return self._all
+
+
+def as_strings(value: Any) -> tuple[str, ...]:
+    """A field value as the strings a Sigma string pattern is compared with."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, bool):
+        return ("true" if value else "false",)
+    if isinstance(value, list | tuple):
+        out: list[str] = []
+        for v in value:
+            out.extend(as_strings(v))
+        return tuple(out)
+    return (str(value),)
+
+
+def _values(value: Any) -> list[Any]:
+    if isinstance(value, list | tuple):
+        return list(value)
+    return [] if value is None else [value]
+
+
+def _as_number(v: Any) -> float | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int | float):
+        return float(v)
+    if isinstance(v, str):
+        try:
+            return float(v.strip())
+        except ValueError:
+            return None
+    return None
+
+
+Check = Callable[[Ctx], bool]
+_CMP = {"lt": operator.lt, "lte": operator.le, "gt": operator.gt, "gte": operator.ge,
+        "neq": operator.ne}  # fmt: skip
+
+
+def build(node: Node) -> Check:
+    """The closure that evaluates ``node`` on a ``Ctx``."""
+    kind = node[0]
+    if kind == "and":
+        parts = tuple(build(n) for n in node[1])
+        return lambda c: all(p(c) for p in parts)
+    if kind == "or":
+        parts = tuple(build(n) for n in node[1])
+        return lambda c: any(p(c) for p in parts)
+    if kind == "not":
+        inner = build(node[1])
+        return lambda c: not inner(c)
+    if kind == "kw":
+        test = _string_test(node[1])
+        return lambda c: any(test(v) for v in c.all_lows())
+    if kind == "field":
+        return _field(node[1], node[2])
+    raise ValueError(f"unknown node {kind!r}")
+
+
+def _string_test(m: tuple[Any, ...]) -> Callable[[str], bool]:
+    _, kind, text, cased = m[:4]
+    if kind == "eq":
+        return lambda v: v == text
+    if kind == "sw":
+        return lambda v: v.startswith(text)
+    if kind == "ew":
+        return lambda v: v.endswith(text)
+    if kind == "ct":
+        return lambda v: text in v
+    flags = re.DOTALL if cased else re.DOTALL | re.IGNORECASE
+    rx = re.compile(text, flags)
+    return lambda v: rx.fullmatch(v) is not None
+
+
+def _field(name: str, m: tuple[Any, ...]) -> Check:  # noqa: C901 - one branch per matcher type
+    kind = m[0]
+    if kind == "str":
+        test = _string_test(m)
+        if m[3] or m[1] == "glob":  # cased, or a regex that folds case itself
+            return lambda c: any(test(v) for v in c.strs(name))
+        return lambda c: any(test(v) for v in c.lows(name))
+    if kind == "re":
+        rx = re.compile(m[1], m[2])
+        return lambda c: any(rx.search(v) is not None for v in c.strs(name))
+    if kind == "num":
+        want = float(m[1])
+        return lambda c: any(_as_number(v) == want for v in _values(c.fields.get(name)))
+    if kind == "bool":
+        text = "true" if m[1] else "false"
+        return lambda c: any(v == text for v in c.lows(name))
+    if kind == "null":
+        return lambda c: not any(c.strs(name))
+    if kind == "exists":
+        present = bool(m[1])
+        return lambda c: (name in c.fields and c.fields[name] is not None) == present
+    if kind == "cidr":
+        net = ipaddress.ip_network(m[1])
+        return lambda c: any(_in_network(v, net) for v in c.strs(name))
+    if kind == "cmp":
+        op, want = _CMP[m[1]], float(m[2])
+        return lambda c: any(
+            (n := _as_number(v)) is not None and op(n, want) for v in _values(c.fields.get(name))
+        )
+    if kind == "ref":
+        other, mode = m[1], m[2]
+        return lambda c: any(
+            _ref_test(mode, v, o) for v in c.lows(name) for o in c.lows(other)
+        )
+    if kind == "ts":
+        part, want = m[1], int(m[2])
+        return lambda c: any(_time_part(v, part) == want for v in c.strs(name))
+    raise ValueError(f"unknown matcher {kind!r}")
+
+
+def _ref_test(mode: str, value: str, other: str) -> bool:
+    if mode == "eq":
+        return value == other
+    if mode == "sw":
+        return value.startswith(other)
+    if mode == "ew":
+        return value.endswith(other)
+    return other in value
+
+
+def _in_network(value: str, net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    try:
+        return ipaddress.ip_address(value.strip()) in net
+    except ValueError:
+        return False
+
+
+def _time_part(value: str, part: str) -> int | None:
+    try:
+        t = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if part == "week":
+        return t.isocalendar().week
+    return int(getattr(t, part))

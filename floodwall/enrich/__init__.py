@@ -1,0 +1,1 @@
+"""Stage enrich: enrichers add context (ATT&CK, GeoIP, intel) to findings; data comes in their constructor."""

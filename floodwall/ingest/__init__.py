@@ -1,0 +1,1 @@
+"""Stage ingest: sources turn the outside world (files, stdin, SMTP) into raw records."""

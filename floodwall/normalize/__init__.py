@@ -1,0 +1,1 @@
+"""Stage normalize: normalizers turn a raw record into an ``Event``."""

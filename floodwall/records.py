@@ -1,0 +1,155 @@
+"""The records every stage passes on: immutable, compared whole in tests.
+
+Field names follow the Elastic Common Schema where one exists (``@timestamp``,
+``host.name``, ``source.ip`` ...); the source's own fields stay untouched in
+``Event.fields`` because Sigma rules match on them (``Image``, ``EventID`` ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+
+class Severity(IntEnum):
+    """Sigma's levels, ordered so that policies and filters can compare them."""
+
+    INFORMATIONAL = 0
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+    @classmethod
+    def parse(cls, text: str | None) -> Severity:
+        """Read a level name as written in rules (``high``); unknown names are medium."""
+        if not text:
+            return cls.MEDIUM
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            return cls.MEDIUM
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a record was read: the file (or ``-``) and the record's place in it.
+
+    ``record_id`` is the EVTX EventRecordID, or the 1-based line number of a line format.
+    """
+
+    path: str
+    record_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One normalized observation.
+
+    The common fields are ECS-named; ``fields`` keeps the source's original fields,
+    flattened (nested objects joined with dots), exactly as read.
+    """
+
+    origin: Origin
+    timestamp: str | None = None  # ECS @timestamp, ISO 8601
+    host_name: str | None = None  # ECS host.name
+    category: str | None = None  # ECS event.category
+    provider: str | None = None  # ECS event.provider (EVTX Provider Name)
+    channel: str | None = None  # winlog.channel
+    event_id: int | None = None  # winlog.event_id
+    user_name: str | None = None  # ECS user.name
+    source_ip: str | None = None  # ECS source.ip
+    destination_ip: str | None = None  # ECS destination.ip
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_ecs(self) -> dict[str, Any]:
+        """The common fields under their ECS names, absent ones left out."""
+        pairs = {
+            "@timestamp": self.timestamp,
+            "host.name": self.host_name,
+            "event.category": self.category,
+            "event.provider": self.provider,
+            "winlog.channel": self.channel,
+            "winlog.event_id": self.event_id,
+            "user.name": self.user_name,
+            "source.ip": self.source_ip,
+            "destination.ip": self.destination_ip,
+        }
+        return {k: v for k, v in pairs.items() if v is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class Observable:
+    """A value worth looking up elsewhere: an IP, domain, URL, hash or address."""
+
+    kind: str  # ip | domain | url | sha256 | sha1 | md5 | email
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class RuleRef:
+    """Who wrote the rule that fired and where to read it (DRL 1.1 asks for both)."""
+
+    id: str
+    title: str
+    author: str
+    link: str
+    license: str = ""
+    tags: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """What a detector saw. ``id`` is permanent: ``sigma.<rule-id>``, ``mail.macro_autoexec``."""
+
+    id: str
+    title: str
+    severity: Severity
+    attack: tuple[str, ...] = ()  # ATT&CK technique ids, e.g. T1059.001
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    observables: tuple[Observable, ...] = ()
+    rule: RuleRef | None = None
+    event: Event | None = None
+    detector: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """Findings about one event or message, enriched, with the policy's verdict."""
+
+    id: str
+    created: str
+    findings: tuple[Finding, ...]
+    severity: Severity
+    verdict: str = "alert"
+    status: str = "open"
+    enrichment: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """Alerts tied together over time and entities (mail, then host, then upload)."""
+
+    id: str
+    alert_ids: tuple[str, ...]
+    first_seen: str
+    last_seen: str
+    entities: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    """Incidents and alerts that share infrastructure."""
+
+    id: str
+    keys: tuple[str, ...]
+    alert_ids: tuple[str, ...]
+    first_seen: str
+    last_seen: str
