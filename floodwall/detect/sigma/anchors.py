@@ -47,3 +47,30 @@ def node_anchors(node: Node) -> frozenset[str] | None:
         literal = matcher[4] if matcher[1] == "glob" else matcher[2].lower()
         return frozenset([literal]) if len(literal) >= MIN_ANCHOR else None
     return None
+
+
+def node_event_ids(node: Node) -> frozenset[int] | None:
+    """EventIDs of which the event must have one for ``node`` to match, or ``None``.
+
+    Most Windows service rules select on ``EventID`` only; knowing it up front keeps
+    them out of every other event's candidate list.
+    """
+    kind = node[0]
+    if kind == "and":
+        found = [ids for child in node[1] if (ids := node_event_ids(child)) is not None]
+        return min(found, key=len) if found else None
+    if kind == "or":
+        union: set[int] = set()
+        for child in node[1]:
+            ids = node_event_ids(child)
+            if ids is None:
+                return None
+            union |= ids
+        return frozenset(union)
+    if kind == "field" and node[1] == "EventID":
+        matcher = node[2]
+        if matcher[0] == "num" and float(matcher[1]).is_integer():
+            return frozenset([int(matcher[1])])
+        if matcher[0] == "str" and matcher[1] == "eq" and matcher[2].strip().isdigit():
+            return frozenset([int(matcher[2])])
+    return None

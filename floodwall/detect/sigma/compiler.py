@@ -39,7 +39,7 @@ from sigma.types import (
     SpecialChars,
 )
 
-from floodwall.detect.sigma.anchors import node_anchors
+from floodwall.detect.sigma.anchors import node_anchors, node_event_ids
 from floodwall.detect.sigma.ir import CompiledRule, LogSource, Node
 
 _RE_FLAGS = {
@@ -99,6 +99,7 @@ def compile_rule(
         detection=detection,
         fields=tuple(sorted(fields)),
         anchors=node_anchors(detection),
+        event_ids=node_event_ids(detection),
         generate=rule._output,
     )
 
@@ -127,6 +128,9 @@ def _leaf(field: str | None, value: Any, ph: Mapping[str, Sequence[str]], fields
     if isinstance(value, SigmaExpansion):
         # Values expanded by a modifier (windash, base64offset) are OR-linked (pySigma docs).
         return ("or", tuple(_leaf(field, v, ph, fields) for v in value.values))
+    if field is None and isinstance(value, SigmaNumber) and not isinstance(value, SigmaTimestampPart):
+        # A bare number in a keyword list is searched for as text.
+        value = SigmaString(str(value.number))
     if isinstance(value, SigmaString):
         return _either(field, _string_matchers(value, ph, keyword=field is None))
     if field is None:

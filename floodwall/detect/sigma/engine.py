@@ -37,6 +37,7 @@ class _Bucket:
     always: tuple[int, ...]  # rules of this log source without anchors
     anchored: frozenset[int]  # rules of this log source with anchors
     aliases: tuple[tuple[str, str], ...]
+    scan_fields: frozenset[str]  # fields the anchored rules read
 
 
 class SigmaEngine:
@@ -62,6 +63,7 @@ class SigmaEngine:
             self._selectors.append(selectors)
             checks.append(check)
         self._checks = checks
+        self._has_keywords = [_has_keywords(r.detection) for r in self.rules]
         self._aliases = logsources.aliases
         self._buckets: dict[tuple[str, int | None], _Bucket] = {}
         self._pattern_rules: list[tuple[int, ...]] = []
@@ -90,10 +92,21 @@ class SigmaEngine:
         always: list[int] = []
         anchored: set[int] = set()
         for i, selectors in enumerate(self._selectors):
+            required = self.rules[i].event_ids
+            if required is not None and event_id not in required:
+                continue
             if any(_accepts(s, channel, event_id) for s in selectors):
-                (anchored.add(i) if self.rules[i].anchors else always.append(i))
+                # Keyword rules may find their anchor in any field; evaluating them
+                # directly keeps the scanned text down to the fields rules name.
+                if self.rules[i].anchors and not self._has_keywords[i]:
+                    anchored.add(i)
+                else:
+                    always.append(i)
         aliases = self._aliases.get((channel, event_id or 0), ())
-        bucket = _Bucket(tuple(always), frozenset(anchored), aliases)
+        scan_fields: set[str] = set()
+        for i in anchored:
+            scan_fields.update(self.rules[i].fields)
+        bucket = _Bucket(tuple(always), frozenset(anchored), aliases, frozenset(scan_fields))
         self._buckets[(channel, event_id)] = bucket
         return bucket
 
@@ -111,7 +124,8 @@ class SigmaEngine:
         candidates: list[int] = list(bucket.always)
         if bucket.anchored and self._db is not None:
             hits: list[int] = []
-            self._db.scan(_scan_text(fields), match_event_handler=_collect, context=hits)
+            text = _scan_text(fields, bucket.scan_fields)
+            self._db.scan(text, match_event_handler=_collect, context=hits)
             if hits:
                 anchored = bucket.anchored
                 pattern_rules = self._pattern_rules
@@ -136,10 +150,23 @@ def _accepts(s: Selector, channel: str, event_id: int | None) -> bool:
     return s.event_ids is None or (event_id is not None and event_id in s.event_ids)
 
 
-def _scan_text(fields: Mapping[str, Any]) -> bytes:
-    """Every value of the event, lowered and joined: what the anchors are searched in."""
+def _has_keywords(node: Any) -> bool:
+    if node[0] in ("and", "or"):
+        return any(_has_keywords(n) for n in node[1])
+    if node[0] == "not":
+        return _has_keywords(node[1])
+    return bool(node[0] == "kw")
+
+
+def _scan_text(fields: Mapping[str, Any], only: frozenset[str]) -> bytes:
+    """The values the bucket's rules read, lowered and joined: where anchors are searched.
+
+    Fields no rule reads (timestamps, channel names ...) would only add false hits.
+    """
     parts: list[str] = []
-    for v in fields.values():
+    for k, v in fields.items():
+        if k not in only:
+            continue
         if type(v) is str:
             parts.append(v)
         else:

@@ -27,7 +27,7 @@ from typing import Any
 Node = tuple[Any, ...]
 
 #: Bumped whenever the compiled form changes, so stale caches are rebuilt.
-IR_VERSION = 3
+IR_VERSION = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +59,7 @@ class CompiledRule:
     detection: Node
     fields: tuple[str, ...]  # every event field the detection reads, for evidence
     anchors: frozenset[str] | None  # lowered literals of which one must occur; None = no filter
+    event_ids: frozenset[int] | None = None  # EventIDs the detection requires
     generate: bool = True  # False when only a correlation rule may report it
 
 

@@ -20,13 +20,14 @@ from floodwall.detect.sigma.ir import Node
 class Ctx:
     """One event being evaluated: its fields, and string forms computed at most once."""
 
-    __slots__ = ("_all", "_low", "_str", "fields")
+    __slots__ = ("_all", "_low", "_str", "_text", "fields")
 
     def __init__(self, fields: Mapping[str, Any]) -> None:
         self.fields = fields
         self._str: dict[str, tuple[str, ...]] = {}
         self._low: dict[str, tuple[str, ...]] = {}
         self._all: tuple[str, ...] | None = None
+        self._text: str | None = None
 
     def strs(self, name: str) -> tuple[str, ...]:
         """The field's values as strings (empty when missing or null)."""
@@ -50,6 +51,12 @@ class Ctx:
                 out.extend(s.lower() for s in as_strings(v))
             self._all = tuple(out)
         return self._all
+
+    def all_text(self) -> str:
+        """Every value, lowered, joined by NUL (which no keyword contains)."""
+        if self._text is None:
+            self._text = "\0".join(self.all_lows())
+        return self._text
 
 
 def as_strings(value: Any) -> tuple[str, ...]:
@@ -99,17 +106,59 @@ def build(node: Node) -> Check:
         parts = tuple(build(n) for n in node[1])
         return lambda c: all(p(c) for p in parts)
     if kind == "or":
-        parts = tuple(build(n) for n in node[1])
+        parts = _grouped_or(node[1])
+        if len(parts) == 1:
+            return parts[0]
         return lambda c: any(p(c) for p in parts)
     if kind == "not":
         inner = build(node[1])
         return lambda c: not inner(c)
     if kind == "kw":
-        test = _string_test(node[1])
+        m = node[1]
+        if m[1] == "ct" and "\0" not in m[2]:
+            text = m[2]
+            return lambda c: text in c.all_text()
+        test = _string_test(m)
         return lambda c: any(test(v) for v in c.all_lows())
     if kind == "field":
         return _field(node[1], node[2])
     raise ValueError(f"unknown node {kind!r}")
+
+
+def _grouped_or(children: tuple[Node, ...]) -> tuple[Check, ...]:
+    """OR-ed plain string tests on one field become one test per field, so that a list of
+    100 values costs a set lookup, two C-level prefix/suffix calls and one regex search
+    instead of 100 Python calls."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    rest: list[Check] = []
+    for child in children:
+        if child[0] == "field" and child[2][0] == "str" and not child[2][3] and child[2][1] != "glob":
+            groups.setdefault(child[1], []).append((child[2][1], child[2][2]))
+        else:
+            rest.append(build(child))
+    for name, tests in groups.items():
+        rest.insert(0, _field_any(name, tests))
+    return tuple(rest)
+
+
+def _field_any(name: str, tests: list[tuple[str, str]]) -> Check:
+    eq = frozenset(t for k, t in tests if k == "eq")
+    sw = tuple(t for k, t in tests if k == "sw")
+    ew = tuple(t for k, t in tests if k == "ew")
+    # A loop of C-level substring searches beats a regex alternation, which Python's
+    # backtracking engine tries alternative by alternative at every position.
+    ct = tuple(t for k, t in tests if k == "ct")
+
+    def check(c: Ctx) -> bool:
+        for v in c.lows(name):
+            if v in eq or (sw and v.startswith(sw)) or (ew and v.endswith(ew)):
+                return True
+            for t in ct:
+                if t in v:
+                    return True
+        return False
+
+    return check
 
 
 def _string_test(m: tuple[Any, ...]) -> Callable[[str], bool]:
