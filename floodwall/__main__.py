@@ -1,0 +1,7 @@
+"""``python -m floodwall``."""
+
+import sys
+
+from floodwall.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,185 @@
+"""``floodwall hunt``: run the Sigma rule set over EVTX and JSON logs.
+
+Exit codes: 0 no match, 1 matches, 2 usage or input error. Machine formats (jsonl,
+json, csv) go to stdout and everything else to stderr, so output can be piped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from floodwall.detect.sigma.engine import SigmaEngine
+from floodwall.detect.sigma.loader import RuleDir, load_rules
+from floodwall.detect.sigma.logsource import LogSourceMap
+from floodwall.hunt.output import CsvWriter, JsonlWriter, JsonWriter, TableWriter, Writer
+from floodwall.hunt.run import Clock, HuntPlan, Unit, UnitResult, correlate, run_units
+from floodwall.hunt.summary import HuntSummary, print_summary
+from floodwall.ingest.base import InputError
+from floodwall.ingest.intake import IntakeLog
+from floodwall.ingest.paths import expand_inputs
+from floodwall.records import Event, Severity
+from floodwall.settings import Settings, default_rule_dirs
+from floodwall.store.alerts import AlertStore
+from floodwall.store.db import open_store
+
+LEVELS = [s.label for s in Severity]
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "hunt",
+        help="hunt EVTX / JSON / NDJSON logs with Sigma rules",
+        description="Hunt security logs (EVTX, JSON, NDJSON, .gz, directories, - for stdin) "
+        "with the bundled SigmaHQ rules (Detection Rule License 1.1) and your own.",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="file, directory, or - for stdin")
+    p.add_argument("--rules", action="append", default=[], metavar="DIR",
+                   help="add a directory (or file) of Sigma rules; repeatable")  # fmt: skip
+    p.add_argument("--no-default-rules", action="store_true",
+                   help="use only the --rules directories, not the bundled SigmaHQ set")  # fmt: skip
+    p.add_argument("--format", choices=["table", "json", "jsonl", "csv"], default="table")
+    p.add_argument("--min-level", choices=LEVELS, default="informational",
+                   help="report only rules of this level or above")  # fmt: skip
+    p.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes")
+    p.add_argument("--verbose", "-v", action="store_true",
+                   help="list every rule not loaded and every damaged record")  # fmt: skip
+    p.add_argument("--data", type=Path, metavar="DIR", help="data directory (store, config)")
+    p.add_argument("--no-store", action="store_true", help="do not keep alerts in the store")
+    p.set_defaults(run=run)
+
+
+def _fail(console: Console, message: str) -> int:
+    console.print(f"[red]floodwall hunt:[/] {message}")
+    return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    err = Console(stderr=True, highlight=False)
+    machine = args.format != "table"
+    out_console = Console(highlight=False, soft_wrap=False)
+    info = err if machine else out_console
+    if args.workers < 1:
+        return _fail(err, "--workers must be at least 1")
+    settings = Settings.load(args.data)
+
+    dirs = [] if args.no_default_rules else default_rule_dirs()
+    for d in args.rules:
+        path = Path(d)
+        if not path.exists():
+            return _fail(err, f"rule directory not found: {d}")
+        if not os.access(path, os.R_OK):
+            return _fail(err, f"rule directory not readable: {d}")
+        dirs.append(RuleDir(path))
+    if not dirs:
+        return _fail(err, "no rules: give --rules DIR or drop --no-default-rules")
+
+    try:
+        inputs = expand_inputs(list(args.paths))
+    except InputError as exc:
+        return _fail(err, str(exc))
+
+    def compiling(n: int) -> None:
+        err.print(f"Compiling {n:,} Sigma rule files (first run only; cached afterwards)…")
+
+    ruleset = load_rules(
+        dirs,
+        cache_dir=settings.cache_dir,
+        placeholders=settings.placeholders,
+        on_compile=compiling,
+    )
+    engine = SigmaEngine(ruleset.rules, LogSourceMap.load())
+    problems = ruleset.problems + engine.problems
+    if not engine.rules:
+        return _fail(err, "no rule could be loaded:\n" + "\n".join(p.reason for p in problems[:10]))
+    plan = HuntPlan(engine, ruleset.correlations, Severity.parse(args.min_level))
+
+    writer: Writer
+    if args.format == "jsonl":
+        writer = JsonlWriter(sys.stdout)
+    elif args.format == "json":
+        writer = JsonWriter(sys.stdout)
+    elif args.format == "csv":
+        writer = CsvWriter(sys.stdout)
+    else:
+        writer = TableWriter(out_console)
+
+    alerts: AlertStore | None = None
+    hunt_id = None
+    store = None
+    if not args.no_store:
+        store = open_store(settings.data_dir)
+        alerts = AlertStore(store)
+        hunt_id = alerts.start_hunt(sys.argv, list(args.paths))
+
+    summary = HuntSummary()
+    intake = IntakeLog()
+    fed: list[tuple[str, Event]] = []
+    units = [Unit(path, source, _size(path)) for path, source in inputs]
+    clock = Clock()
+    progress = Progress(
+        TextColumn("[bold]hunting"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("files · {task.fields[events]:,} events · {task.fields[matches]:,} matches"),
+        TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal,
+    )  # fmt: skip
+
+    def on_unit(result: UnitResult) -> None:
+        intake.merge(result.intake)
+        summary.events += result.events
+        summary.add(result.findings)
+        writer.write(result.findings)
+        if alerts is not None:
+            alerts.add_findings(hunt_id, result.findings)
+        fed.extend(result.correlated)
+        progress.update(task, advance=1, events=summary.events, matches=summary.matches)
+
+    try:
+        with progress:
+            task = progress.add_task("hunt", total=len(units), events=0, matches=0)
+            run_units(plan, units, args.workers, on_unit)
+        if fed or ruleset.correlations:
+            correlated = correlate(plan, iter(fed))
+            summary.add(correlated)
+            writer.write(correlated)
+            if alerts is not None:
+                alerts.add_findings(hunt_id, correlated)
+        writer.close()
+    finally:
+        if alerts is not None and hunt_id is not None:
+            alerts.finish_hunt(
+                hunt_id,
+                events=summary.events,
+                matches=summary.matches,
+                rules_loaded=len(engine.rules),
+                rules_failed=len(problems),
+                intake=intake,
+            )
+        if store is not None:
+            store.close()
+
+    print_summary(
+        info,
+        summary,
+        rules_loaded=len(engine.rules),
+        problems=problems,
+        intake=intake,
+        skipped=inputs.skipped,
+        seconds=clock.elapsed,
+        verbose=args.verbose,
+    )
+    if alerts is not None:
+        info.print(f"Alerts kept in {settings.data_dir / 'floodwall.db'} (hunt {hunt_id}).")
+    return 1 if summary.matches else 0
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path) if path != "-" else 0
+    except OSError:
+        return 0

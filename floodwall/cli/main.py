@@ -1,0 +1,46 @@
+"""``floodwall``: the command line. Subcommands live one per module in this package."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from floodwall import __version__
+from floodwall.cli import hunt as hunt_cmd
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits with 2 on usage errors, as the exit-code contract wants."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="floodwall",
+        description="Floodwall: detects attacks in security logs and mail, and counts them honestly.",
+    )
+    parser.add_argument("--version", action="version", version=f"floodwall {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    hunt_cmd.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``floodwall`` command; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        code: int = args.run(args)
+    except KeyboardInterrupt:
+        print("floodwall: interrupted", file=sys.stderr)
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

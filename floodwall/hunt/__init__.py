@@ -1,0 +1,1 @@
+"""``floodwall hunt``: the log pipeline run over files (ingest, normalize, detect, store)."""

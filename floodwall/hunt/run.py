@@ -1,0 +1,143 @@
+"""One hunt: read every input, normalize, match, and hand findings to the caller.
+
+Inputs are split into units (files) and, with ``workers > 1``, units run in forked
+worker processes that inherit the compiled engine, so rules are compiled once.
+Results come back per unit, in input order, so output is the same for any worker count.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from floodwall.detect.sigma.correlation import (
+    CorrelationEngine,
+    CorrelationSpec,
+    finding_from_match,
+)
+from floodwall.detect.sigma.engine import SigmaEngine
+from floodwall.hunt.findings import rule_ref, sigma_finding
+from floodwall.ingest.base import Source
+from floodwall.ingest.intake import IntakeLog
+from floodwall.normalize.dispatch import normalize
+from floodwall.records import Event, Finding, RuleRef, Severity
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One piece of input work: a file and the source that reads it."""
+
+    path: str
+    source: Source
+    size: int = 0
+
+
+@dataclass
+class UnitResult:
+    """What a unit produced: findings, correlation feed, counts and damage."""
+
+    path: str
+    findings: list[Finding] = field(default_factory=list)
+    correlated: list[tuple[str, Event]] = field(default_factory=list)
+    intake: IntakeLog = field(default_factory=IntakeLog)
+    events: int = 0
+
+
+@dataclass
+class HuntPlan:
+    """The compiled engine plus which rules report and which feed correlations."""
+
+    engine: SigmaEngine
+    correlation_specs: Sequence[CorrelationSpec] = ()
+    min_level: Severity = Severity.INFORMATIONAL
+    correlations: CorrelationEngine = field(init=False)
+    _refs: list[RuleRef] = field(default_factory=list)
+    _emit: list[bool] = field(default_factory=list)
+    _feed: list[bool] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.correlations = CorrelationEngine(self.correlation_specs)
+        wanted = self.correlations.referenced_rule_ids()
+        self._refs = [rule_ref(r) for r in self.engine.rules]
+        self._emit = [
+            r.generate and Severity.parse(r.level) >= self.min_level for r in self.engine.rules
+        ]
+        self._feed = [r.id in wanted or bool(r.name and r.name in wanted) for r in self.engine.rules]
+
+    def run_unit(self, unit: Unit) -> UnitResult:
+        """Hunt one input file. Damage goes to the result's intake log; nothing raises."""
+        out = UnitResult(unit.path)
+        engine, rules, refs, emit, feed = (
+            self.engine, self.engine.rules, self._refs, self._emit, self._feed,
+        )  # fmt: skip
+        intake = out.intake
+        events = 0
+        for raw in unit.source.read(unit.path, intake):
+            try:
+                event = normalize(raw)
+            except Exception as exc:  # hostile input must not stop the hunt; it is counted
+                intake.problem(unit.path, f"record {raw.origin.record_id}", f"cannot normalize: {exc}")
+                continue
+            events += 1
+            for i in engine.match(event):
+                if emit[i]:
+                    out.findings.append(sigma_finding(rules[i], refs[i], event))
+                if feed[i]:
+                    out.correlated.append((rules[i].id, event))
+        out.events = events
+        return out
+
+
+# The plan a forked worker inherits from its parent: per-run state handed over by fork,
+# never configuration. Set only by ``run_units`` right before the pool starts.
+_PLAN: HuntPlan | None = None
+
+
+def _work(unit: Unit) -> UnitResult:
+    assert _PLAN is not None
+    return _PLAN.run_unit(unit)
+
+
+def run_units(
+    plan: HuntPlan, units: Sequence[Unit], workers: int, on_unit: Callable[[UnitResult], None]
+) -> None:
+    """Run every unit; call ``on_unit`` with each result in input order."""
+    global _PLAN
+    if workers <= 1 or len(units) <= 1:
+        for unit in units:
+            on_unit(plan.run_unit(unit))
+        return
+    _PLAN = plan
+    try:
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(workers) as pool:
+            for result in pool.imap(_work, units, chunksize=1):
+                on_unit(result)
+    finally:
+        _PLAN = None
+
+
+def correlate(plan: HuntPlan, fed: Iterator[tuple[str, Event]]) -> list[Finding]:
+    """Run the correlation rules over the base-rule matches of the whole hunt."""
+    specs = {s.id: s for s in plan.correlation_specs}
+    for rule_id, event in fed:
+        plan.correlations.feed(rule_id, event)
+    out = []
+    for match in plan.correlations.finish():
+        spec = specs[match.spec_id]
+        if Severity.parse(spec.level) >= plan.min_level:
+            out.append(finding_from_match(match, spec))
+    return out
+
+
+class Clock:
+    """Wall time of a run, for the summary's events/s."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start

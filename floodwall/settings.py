@@ -1,0 +1,61 @@
+"""Settings: loaded once at the edge (the CLI) and passed in, never read from a global."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from floodwall.detect.sigma.loader import SIGMAHQ_BLOB, RuleDir
+
+
+def bundled_data() -> Path:
+    """The reference data shipped inside the package (rules, samples)."""
+    return Path(str(resources.files("floodwall").joinpath("data")))
+
+
+def default_rule_dirs() -> list[RuleDir]:
+    """SigmaHQ's rules, emerging threats and threat hunting rules, as bundled (DRL 1.1)."""
+    root = bundled_data() / "sigma"
+    return [
+        RuleDir(root / d, SIGMAHQ_BLOB, root)
+        for d in ("rules", "rules-emerging-threats", "rules-threat-hunting")
+    ]
+
+
+def _default_data_dir() -> Path:
+    if os.environ.get("FLOODWALL_DATA"):
+        return Path(os.environ["FLOODWALL_DATA"])
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "floodwall"
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "floodwall"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where Floodwall keeps its store and caches, and values for rule placeholders."""
+
+    data_dir: Path = field(default_factory=_default_data_dir)
+    cache_dir: Path = field(default_factory=_default_cache_dir)
+    placeholders: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, data_dir: Path | None = None) -> Settings:
+        """Defaults, then ``floodwall.toml`` in the data directory if there is one."""
+        base = cls() if data_dir is None else cls(data_dir=data_dir)
+        config = base.data_dir / "floodwall.toml"
+        if not config.is_file():
+            return base
+        doc = tomllib.loads(config.read_text(encoding="utf-8"))
+        ph = doc.get("placeholders", {})
+        return cls(
+            data_dir=base.data_dir,
+            cache_dir=Path(doc.get("cache_dir", base.cache_dir)),
+            placeholders={str(k): tuple(str(x) for x in v) for k, v in ph.items()},
+        )
