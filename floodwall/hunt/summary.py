@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from floodwall.detect.sigma.ir import RuleProblem
@@ -76,18 +77,20 @@ def print_summary(
         reasons = Counter(p.reason.split(":")[0] for p in problems)
         console.print(
             f"[yellow]{len(problems)} rule(s) not loaded[/] "
-            + ", ".join(f"{n}× {why}" for why, n in reasons.most_common(4))
+            + escape(", ".join(f"{n}× {why}" for why, n in reasons.most_common(4)))
             + ("" if verbose else " (--verbose lists each)")
         )
         if verbose:
             for p in problems:
-                console.print(f"  [yellow]rule not loaded[/] {p.path} ({p.title}): {p.reason}")
+                console.print(
+                    f"  [yellow]rule not loaded[/] {escape(f'{p.path} ({p.title}): {p.reason}')}"
+                )
     if intake.total_damaged:
         console.print(f"[red]{intake.total_damaged:,} damaged record(s) skipped:[/]")
         limit = None if verbose else 10
         for prob in intake.problems[:limit]:
-            console.print(f"  {prob.path} {prob.where}: {prob.reason}")
+            console.print(escape(f"  {prob.path} {prob.where}: {prob.reason}"))
         if limit is not None and len(intake.problems) > limit:
             console.print(f"  … {len(intake.problems) - limit} more (--verbose lists them)")
     for path, why in skipped:
-        console.print(f"[yellow]skipped[/] {path}: {why}")
+        console.print(f"[yellow]skipped[/] {escape(f'{path}: {why}')}")

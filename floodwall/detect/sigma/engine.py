@@ -135,6 +135,17 @@ class SigmaEngine:
             return []
         ctx = Ctx(fields)
         checks = self._checks
+        if channel == GENERIC:
+            # A generic log carries no log source, so a rule only applies to an event that
+            # has at least one of the fields it reads: otherwise "not selection" rules for
+            # Zeek or CloudTrail would fire on every unrelated JSON record.
+            rules = self.rules
+            return sorted(
+                i
+                for i in candidates
+                if (not rules[i].fields or any(f in fields for f in rules[i].fields))
+                and checks[i](ctx)
+            )
         return sorted(i for i in candidates if checks[i](ctx))
 
 
