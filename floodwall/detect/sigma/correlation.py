@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 from uuid import UUID
@@ -24,26 +24,19 @@ from uuid import UUID
 from sigma.correlations import SigmaCorrelationCondition, SigmaCorrelationRule
 
 from floodwall.detect.sigma.correlation_window import (
+    OPERATORS,
     CorrelationMatch,
     CorrelationStats,
     Item,
     WindowHit,
     WindowSweep,
+    condition_test,
     format_time_us,
     parse_time_us,
-    sort_key,
 )
 from floodwall.records import Event, Finding, Observable, RuleRef, Severity
 
 SUPPORTED_TYPES = ("event_count", "value_count", "temporal", "temporal_ordered")
-_OPERATORS: dict[str, Callable[[int, int], bool]] = {
-    "gt": lambda measure, limit: measure > limit,
-    "gte": lambda measure, limit: measure >= limit,
-    "lt": lambda measure, limit: measure < limit,
-    "lte": lambda measure, limit: measure <= limit,
-    "eq": lambda measure, limit: measure == limit,
-    "neq": lambda measure, limit: measure != limit,
-}
 _ATTACK_TAG = re.compile(r"attack\.t(\d{4})(?:\.(\d{3}))?", re.IGNORECASE)
 DETECTOR = "sigma.correlation"
 __all__ = [
@@ -101,7 +94,7 @@ def compile_correlation(rule: SigmaCorrelationRule) -> CorrelationSpec:
     if isinstance(count, bool) or not isinstance(count, int):
         raise CorrelationCompileError(f"condition count {count!r} is not a whole number")
     op = condition.op.name.lower()
-    if op not in _OPERATORS:
+    if op not in OPERATORS:
         raise CorrelationCompileError(f"condition operator {op!r} is not supported")
     field = ""
     if kind == "value_count":
@@ -179,16 +172,6 @@ def _resolve_refs(rule: SigmaCorrelationRule, title: str) -> tuple[list[str], di
     return rule_ids, lookup
 
 
-def _condition(op: str, limit: int) -> Callable[[int], bool]:
-    """The condition (spec "Condition") as a test of a window's measure."""
-    check = _OPERATORS[op]
-
-    def test(measure: int) -> bool:
-        return check(measure, limit)
-
-    return test
-
-
 def _text(value: object) -> str | None:
     """A field value as grouping text; absent and empty values count as missing."""
     if value is None or value == "":
@@ -262,7 +245,7 @@ class CorrelationEngine:
                     self._counts["unvalued"] += 1
                     continue
             self._pending[index].setdefault(key, []).append(
-                Item(time_us, event.origin, rule_id, value)
+                Item(time_us, event.origin.path, event.origin.record_id, rule_id, value)
             )
 
     def finish(self) -> list[CorrelationMatch]:
@@ -273,15 +256,16 @@ class CorrelationEngine:
         matches: list[CorrelationMatch] = []
         for index, spec in enumerate(self._specs):
             pending, self._pending[index] = self._pending[index], {}
-            test = _condition(spec.op, spec.count)
+            test = condition_test(spec.op, spec.count)
             for key in sorted(pending):
                 items = pending.pop(key)
-                items.sort(key=sort_key)
+                items.sort()
                 sweep = WindowSweep(
                     spec.type,
                     spec.rule_refs,
                     spec.timespan_seconds * 1_000_000,
                     test,
+                    spec.op in ("gt", "gte"),
                 )
                 hits = [hit for item in items for hit in sweep.push(item)]
                 hits.extend(sweep.close())
@@ -296,6 +280,7 @@ class CorrelationEngine:
 def _match(
     spec: CorrelationSpec, group: tuple[tuple[str, str], ...], hit: WindowHit
 ) -> CorrelationMatch:
+    """Label a window hit with its correlation and group."""
     return CorrelationMatch(
         spec_id=spec.id,
         title=spec.title,

@@ -14,6 +14,10 @@ Types") as implemented here:
   dropped and the next match becomes the anchor. Hence a match contributes to at most
   one hit, a hit never spans more than ``timespan``, and a burst of N failed logons
   inside one timespan is one hit with count N, not N - threshold + 1 hits.
+* Conditions that adding matches can only make true (gt, gte) slide as above. For the
+  others (lt, lte, eq, neq) a failing window is consumed whole as well, so the windows
+  tile the timeline: otherwise the tail of every busy window would be a quiet window,
+  and "fewer than 3 logons in 5 minutes" would fire after every burst.
 * Memory: the window only ever holds matches within ``timespan`` of its anchor; matches
   that fall out are dropped, together with their share of the counters.
 """
@@ -28,26 +32,41 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from floodwall.records import Origin
-
 MAX_ORIGINS = 100  # contributing origins kept per hit; the event count stays exact
 MAX_VALUES = 100  # distinct values (value_count) kept per hit; the count stays exact
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _COMPACT_AT = 1024  # ordered position lists are compacted past this many dropped entries
+OPERATORS: dict[str, Callable[[int, int], bool]] = {
+    "gt": lambda measure, limit: measure > limit,
+    "gte": lambda measure, limit: measure >= limit,
+    "lt": lambda measure, limit: measure < limit,
+    "lte": lambda measure, limit: measure <= limit,
+    "eq": lambda measure, limit: measure == limit,
+    "neq": lambda measure, limit: measure != limit,
+}
 
 
 class Item(NamedTuple):
-    """One base-rule match as the window sees it: compact, no ``Event`` kept alive."""
+    """One base-rule match as the window sees it: compact, no ``Event`` kept alive.
+
+    Items sort as plain tuples: by time, ties by source order (path, then record id).
+    """
 
     time_us: int  # microseconds since the Unix epoch, UTC
-    origin: Origin
+    path: str  # the Event's Origin
+    record_id: int
     rule_id: str
     value: str | None  # the value_count field's value, else None
 
 
-def sort_key(item: Item) -> tuple[int, str, int]:
-    """Time order; ties fall back to the source order (path, then record id)."""
-    return (item.time_us, item.origin.path, item.origin.record_id)
+def condition_test(op: str, limit: int) -> Callable[[int], bool]:
+    """The condition (spec "Condition") as a test of a window's measure."""
+    check = OPERATORS[op]
+
+    def test(measure: int) -> bool:
+        return check(measure, limit)
+
+    return test
 
 
 def parse_time_us(text: object) -> int | None:
@@ -124,10 +143,19 @@ class WindowSweep:
     """
 
     def __init__(
-        self, kind: str, rules: tuple[str, ...], span_us: int, test: Callable[[int], bool]
+        self,
+        kind: str,
+        rules: tuple[str, ...],
+        span_us: int,
+        test: Callable[[int], bool],
+        slide: bool,
     ) -> None:
-        """Prepare an empty window; ``test`` is the condition applied to the measure."""
+        """Prepare an empty window; ``test`` is the condition applied to the measure.
+
+        ``slide`` is true for gt and gte: a failing window then drops only its anchor.
+        """
         self._kind = kind
+        self._slide = slide
         self._rules = rules
         self._span_us = span_us
         self._test = test
@@ -147,9 +175,10 @@ class WindowSweep:
             hit = self._evaluate()
             if hit is not None:
                 hits.append(hit)
-                self._clear()
-            else:
+            if hit is None and self._slide:
                 self._drop_anchor()
+            else:
+                self._clear()
         self._seq += 1
         self._items.append((self._seq, item))
         self._rule_counts[item.rule_id] += 1
@@ -167,12 +196,14 @@ class WindowSweep:
             hit = self._evaluate()
             if hit is not None:
                 hits.append(hit)
-                self._clear()
-            else:
+            if hit is None and self._slide:
                 self._drop_anchor()
+            else:
+                self._clear()
         return hits
 
     def _measure(self) -> int:
+        """The number the condition is applied to, for the window as it stands."""
         if self._kind == "event_count":
             return len(self._items)
         if self._kind == "value_count":
@@ -191,6 +222,7 @@ class WindowSweep:
         return len(self._rules)
 
     def _evaluate(self) -> WindowHit | None:
+        """The hit of the current (complete) window, or None if the condition fails."""
         measure = self._measure()
         if not self._test(measure):
             return None
@@ -203,12 +235,12 @@ class WindowSweep:
             values=tuple(sorted(self._values)[:MAX_VALUES]),
             rules=tuple(r for r in dict.fromkeys(self._rules) if self._rule_counts[r]),
             origins=tuple(
-                (it.origin.path, it.origin.record_id)
-                for _, it in itertools.islice(items, MAX_ORIGINS)
+                (it.path, it.record_id) for _, it in itertools.islice(items, MAX_ORIGINS)
             ),
         )
 
     def _drop_anchor(self) -> None:
+        """Slide: forget the anchor and its share of the counters."""
         _, item = self._items.popleft()
         self._rule_counts[item.rule_id] -= 1
         if not self._rule_counts[item.rule_id]:
@@ -226,6 +258,7 @@ class WindowSweep:
             self._offsets[item.rule_id] = offset
 
     def _clear(self) -> None:
+        """Consume the whole window (spec-level de-duplication, see the module doc)."""
         self._items.clear()
         self._values.clear()
         self._rule_counts.clear()

@@ -1,0 +1,1 @@
+"""Sigma detection: rules compiled once, matched against events, and correlated."""
