@@ -35,7 +35,8 @@ from floodwall.records import Event
 @dataclass(frozen=True, slots=True)
 class _Bucket:
     always: tuple[int, ...]  # rules of this log source without anchors
-    anchored: frozenset[int]  # rules of this log source with anchors
+    anchored: frozenset[int]  # rules of this log source with anchors in named fields
+    kw_anchored: frozenset[int]  # keyword rules with anchors: searched in every value
     aliases: tuple[tuple[str, str], ...]
     scan_fields: frozenset[str]  # fields the anchored rules read
 
@@ -66,18 +67,20 @@ class SigmaEngine:
         self._has_keywords = [_has_keywords(r.detection) for r in self.rules]
         self._aliases = logsources.aliases
         self._buckets: dict[tuple[str, int | None], _Bucket] = {}
-        self._pattern_rules: list[tuple[int, ...]] = []
-        self._db = self._compile_prefilter()
+        field_rules = [i for i, r in enumerate(self.rules) if not self._has_keywords[i]]
+        kw_rules = [i for i, r in enumerate(self.rules) if self._has_keywords[i]]
+        self._db, self._pattern_rules = self._compile_prefilter(field_rules)
+        self._kw_db, self._kw_pattern_rules = self._compile_prefilter(kw_rules)
 
-    def _compile_prefilter(self) -> Any:
+    def _compile_prefilter(self, indexes: list[int]) -> tuple[Any, list[tuple[int, ...]]]:
         by_literal: dict[str, list[int]] = {}
-        for i, rule in enumerate(self.rules):
-            for lit in rule.anchors or ():
+        for i in indexes:
+            for lit in self.rules[i].anchors or ():
                 by_literal.setdefault(lit, []).append(i)
         literals = sorted(by_literal)
-        self._pattern_rules = [tuple(by_literal[lit]) for lit in literals]
+        pattern_rules = [tuple(by_literal[lit]) for lit in literals]
         if not literals:
-            return None
+            return None, pattern_rules
         db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
         db.compile(
             expressions=[lit.encode("utf-8", "surrogatepass") for lit in literals],
@@ -86,27 +89,36 @@ class SigmaEngine:
             flags=hyperscan.HS_FLAG_SINGLEMATCH,
             literal=True,
         )
-        return db
+        return db, pattern_rules
 
     def _bucket(self, channel: str, event_id: int | None) -> _Bucket:
         always: list[int] = []
         anchored: set[int] = set()
+        kw_anchored: set[int] = set()
         for i, selectors in enumerate(self._selectors):
             required = self.rules[i].event_ids
             if required is not None and event_id not in required:
                 continue
             if any(_accepts(s, channel, event_id) for s in selectors):
-                # Keyword rules may find their anchor in any field; evaluating them
-                # directly keeps the scanned text down to the fields rules name.
-                if self.rules[i].anchors and not self._has_keywords[i]:
-                    anchored.add(i)
-                else:
+                # Keyword rules may find their anchor in any field, so they are searched
+                # in all values; the others only in the fields rules name.
+                if not self.rules[i].anchors:
                     always.append(i)
+                elif self._has_keywords[i]:
+                    kw_anchored.add(i)
+                else:
+                    anchored.add(i)
         aliases = self._aliases.get((channel, event_id or 0), ())
         scan_fields: set[str] = set()
         for i in anchored:
             scan_fields.update(self.rules[i].fields)
-        bucket = _Bucket(tuple(always), frozenset(anchored), aliases, frozenset(scan_fields))
+        bucket = _Bucket(
+            tuple(always),
+            frozenset(anchored),
+            frozenset(kw_anchored),
+            aliases,
+            frozenset(scan_fields),
+        )
         self._buckets[(channel, event_id)] = bucket
         return bucket
 
@@ -131,9 +143,15 @@ class SigmaEngine:
                 pattern_rules = self._pattern_rules
                 seen = {r for h in hits for r in pattern_rules[h] if r in anchored}
                 candidates.extend(seen)
+        ctx = Ctx(fields)
+        if bucket.kw_anchored:
+            hits = []
+            text = ctx.all_text().encode("utf-8", "surrogatepass")
+            self._kw_db.scan(text, match_event_handler=_collect, context=hits)
+            kw_anchored, kw_rules = bucket.kw_anchored, self._kw_pattern_rules
+            candidates.extend({r for h in hits for r in kw_rules[h] if r in kw_anchored})
         if not candidates:
             return []
-        ctx = Ctx(fields)
         checks = self._checks
         if channel == GENERIC:
             # A generic log carries no log source, so a rule only applies to an event that

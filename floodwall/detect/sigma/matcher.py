@@ -14,7 +14,13 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+import ahocorasick
+import hyperscan
+
 from floodwall.detect.sigma.ir import Node
+
+#: From this many infixes on one field, one Aho-Corasick pass beats a loop of ``in``.
+AHO_MIN = 8
 
 
 class Ctx:
@@ -53,9 +59,15 @@ class Ctx:
         return self._all
 
     def all_text(self) -> str:
-        """Every value, lowered, joined by NUL (which no keyword contains)."""
+        """Every value, joined by NUL (which no keyword contains), then lowered once."""
         if self._text is None:
-            self._text = "\0".join(self.all_lows())
+            parts: list[str] = []
+            for v in self.fields.values():
+                if type(v) is str:
+                    parts.append(v)
+                else:
+                    parts.extend(as_strings(v))
+            self._text = "\0".join(parts).lower()
         return self._text
 
 
@@ -146,8 +158,17 @@ def _field_any(name: str, tests: list[tuple[str, str]]) -> Check:
     sw = tuple(t for k, t in tests if k == "sw")
     ew = tuple(t for k, t in tests if k == "ew")
     # A loop of C-level substring searches beats a regex alternation, which Python's
-    # backtracking engine tries alternative by alternative at every position.
+    # backtracking engine tries alternative by alternative at every position; long
+    # lists get an Aho-Corasick automaton (one pass for all of them).
     ct = tuple(t for k, t in tests if k == "ct")
+    if len(ct) >= AHO_MIN:
+        automaton = ahocorasick.Automaton()
+        for t in ct:
+            automaton.add_word(t, t)
+        automaton.make_automaton()
+        ct = ()
+    else:
+        automaton = None
 
     def check(c: Ctx) -> bool:
         for v in c.lows(name):
@@ -156,6 +177,8 @@ def _field_any(name: str, tests: list[tuple[str, str]]) -> Check:
             for t in ct:
                 if t in v:
                     return True
+            if automaton is not None and next(automaton.iter(v), None) is not None:
+                return True
         return False
 
     return check
@@ -184,8 +207,8 @@ def _field(name: str, m: tuple[Any, ...]) -> Check:  # noqa: C901 - one branch p
             return lambda c: any(test(v) for v in c.strs(name))
         return lambda c: any(test(v) for v in c.lows(name))
     if kind == "re":
-        rx = re.compile(m[1], m[2])
-        return lambda c: any(rx.search(v) is not None for v in c.strs(name))
+        search = regex_search(m[1], m[2])
+        return lambda c: any(search(v) for v in c.strs(name))
     if kind == "num":
         want = float(m[1])
         return lambda c: any(_as_number(v) == want for v in _values(c.fields.get(name)))
@@ -214,6 +237,47 @@ def _field(name: str, m: tuple[Any, ...]) -> Check:  # noqa: C901 - one branch p
         part, want = m[1], int(m[2])
         return lambda c: any(_time_part(v, part) == want for v in c.strs(name))
     raise ValueError(f"unknown matcher {kind!r}")
+
+
+_HS_FLAGS = {re.IGNORECASE: hyperscan.HS_FLAG_CASELESS, re.MULTILINE: hyperscan.HS_FLAG_MULTILINE,
+             re.DOTALL: hyperscan.HS_FLAG_DOTALL}  # fmt: skip
+
+
+def _stop(*_: Any) -> bool:
+    return True  # the first match answers the question; stop scanning
+
+
+def regex_search(pattern: str, flags: int) -> Callable[[str], bool]:
+    """``re.search`` semantics, run by Hyperscan where it can compile the pattern.
+
+    Hyperscan scans in linear time, so an attacker's 100 KB command line cannot make a
+    backtracking rule regex (``\\w+`...``) take seconds. Patterns Hyperscan refuses
+    (back-references, look-arounds) and text that is not valid UTF-8 use ``re``.
+    """
+    rx = re.compile(pattern, flags)
+    hs_flags = hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_UCP | hyperscan.HS_FLAG_SINGLEMATCH
+    hs_flags |= hyperscan.HS_FLAG_ALLOWEMPTY
+    for py, hs in _HS_FLAGS.items():
+        if flags & py:
+            hs_flags |= hs
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    try:
+        db.compile(expressions=[pattern.encode("utf-8")], ids=[0], elements=1, flags=[hs_flags])
+    except (hyperscan.error, UnicodeEncodeError):
+        return lambda v: rx.search(v) is not None
+
+    def search(v: str) -> bool:
+        try:
+            data = v.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates: Hyperscan's UTF-8 mode needs valid text
+            return rx.search(v) is not None
+        try:
+            db.scan(data, match_event_handler=_stop)
+        except hyperscan.ScanTerminated:
+            return True
+        return False
+
+    return search
 
 
 def _ref_test(mode: str, value: str, other: str) -> bool:
