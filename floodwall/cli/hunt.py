@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from floodwall.detect.sigma.engine import SigmaEngine
+from floodwall.detect.sigma.prefilter import HyperscanCache
 from floodwall.detect.sigma.loader import RuleDir, load_rules
 from floodwall.detect.sigma.logsource import LogSourceMap
 from floodwall.hunt.output import CsvWriter, JsonlWriter, JsonWriter, TableWriter, Writer
@@ -94,7 +95,11 @@ def run(args: argparse.Namespace) -> int:
         placeholders=settings.placeholders,
         on_compile=compiling,
     )
-    engine = SigmaEngine(ruleset.rules, LogSourceMap.load())
+    engine = SigmaEngine(
+        ruleset.rules,
+        LogSourceMap.load(),
+        HyperscanCache(settings.cache_dir),
+    )
     problems = ruleset.problems + engine.problems
     if not engine.rules:
         return _fail(err, "no rule could be loaded:\n" + "\n".join(p.reason for p in problems[:10]))

@@ -14,7 +14,9 @@ from floodwall.detect.sigma.compiler import RuleCompileError, compile_rule
 from floodwall.detect.sigma.matcher import Ctx, build
 
 
-def matches(detection: str, fields: dict[str, Any], placeholders: dict[str, list[str]] | None = None) -> bool:
+def matches(
+    detection: str, fields: dict[str, Any], placeholders: dict[str, list[str]] | None = None
+) -> bool:
     text = (
         "title: t\nid: 5a0b6e8e-0000-4000-8000-000000000001\n"
         "logsource: {product: windows, category: process_creation}\n"
@@ -28,7 +30,11 @@ def matches(detection: str, fields: dict[str, Any], placeholders: dict[str, list
 B64 = base64.b64encode
 CASES = [
     # plain values: equality, case-insensitive, wildcards
-    ("sel: {Image: 'C:\\Windows\\cmd.exe'}\ncondition: sel", {"Image": "c:\\windows\\CMD.EXE"}, True),
+    (
+        "sel: {Image: 'C:\\Windows\\cmd.exe'}\ncondition: sel",
+        {"Image": "c:\\windows\\CMD.EXE"},
+        True,
+    ),
     ("sel: {Image: 'cmd.exe'}\ncondition: sel", {"Image": "C:\\cmd.exe"}, False),
     ("sel: {Image: '*\\cmd.exe'}\ncondition: sel", {"Image": "C:\\x\\cmd.exe"}, True),
     # Sigma escapes: a doubled backslash is one backslash, then * is a wildcard
@@ -38,13 +44,25 @@ CASES = [
     ("sel: {Image: 'a\\*b'}\ncondition: sel", {"Image": "axxb"}, False),
     # contains / startswith / endswith / all
     ("sel: {CommandLine|contains: ' -enc '}\ncondition: sel", {"CommandLine": "ps -ENC abc"}, True),
-    ("sel: {CommandLine|contains: ' -enc '}\ncondition: sel", {"CommandLine": "ps -encoded"}, False),
+    (
+        "sel: {CommandLine|contains: ' -enc '}\ncondition: sel",
+        {"CommandLine": "ps -encoded"},
+        False,
+    ),
     ("sel: {CommandLine|startswith: 'net '}\ncondition: sel", {"CommandLine": "NET user"}, True),
     ("sel: {CommandLine|startswith: 'net '}\ncondition: sel", {"CommandLine": "x net user"}, False),
     ("sel: {Image|endswith: ['\\a.exe', '\\b.exe']}\ncondition: sel", {"Image": "C:\\b.exe"}, True),
-    ("sel: {Image|endswith: ['\\a.exe', '\\b.exe']}\ncondition: sel", {"Image": "C:\\c.exe"}, False),
+    (
+        "sel: {Image|endswith: ['\\a.exe', '\\b.exe']}\ncondition: sel",
+        {"Image": "C:\\c.exe"},
+        False,
+    ),
     ("sel: {CommandLine|contains|all: [a1, b2]}\ncondition: sel", {"CommandLine": "b2 a1"}, True),
-    ("sel: {CommandLine|contains|all: [a1, b2]}\ncondition: sel", {"CommandLine": "a1 only"}, False),
+    (
+        "sel: {CommandLine|contains|all: [a1, b2]}\ncondition: sel",
+        {"CommandLine": "a1 only"},
+        False,
+    ),
     # cased
     ("sel: {Name|cased: 'AbC'}\ncondition: sel", {"Name": "AbC"}, True),
     ("sel: {Name|cased: 'AbC'}\ncondition: sel", {"Name": "abc"}, False),
@@ -52,20 +70,58 @@ CASES = [
     ("sel: {Name|contains|cased: 'Bc'}\ncondition: sel", {"Name": "abcd"}, False),
     # base64 / base64offset
     (f"sel: {{Data|base64: 'http'}}\ncondition: sel", {"Data": B64(b"http").decode()}, True),
-    ("sel: {Data|base64offset|contains: 'http://'}\ncondition: sel",
-     {"Data": "x" + B64(b"GET http://evil").decode()}, True),
-    ("sel: {Data|base64offset|contains: 'http://'}\ncondition: sel",
-     {"Data": B64(b"GET ftp://evil").decode()}, False),
+    (
+        "sel: {Data|base64offset|contains: 'http://'}\ncondition: sel",
+        {"Data": "x" + B64(b"GET http://evil").decode()},
+        True,
+    ),
+    (
+        "sel: {Data|base64offset|contains: 'http://'}\ncondition: sel",
+        {"Data": B64(b"GET ftp://evil").decode()},
+        False,
+    ),
     # utf16le / utf16be / wide / utf16 with base64
-    ("sel: {Data|utf16le|base64: 'ab'}\ncondition: sel", {"Data": B64("ab".encode("utf-16-le")).decode()}, True),
-    ("sel: {Data|wide|base64: 'ab'}\ncondition: sel", {"Data": B64("ab".encode("utf-16-le")).decode()}, True),
-    ("sel: {Data|utf16be|base64: 'ab'}\ncondition: sel", {"Data": B64("ab".encode("utf-16-be")).decode()}, True),
-    ("sel: {Data|utf16be|base64: 'ab'}\ncondition: sel", {"Data": B64("ab".encode("utf-16-le")).decode()}, False),
-    ("sel: {Data|utf16|base64: 'ab'}\ncondition: sel", {"Data": B64("ab".encode("utf-16")).decode()}, True),
+    (
+        "sel: {Data|utf16le|base64: 'ab'}\ncondition: sel",
+        {"Data": B64("ab".encode("utf-16-le")).decode()},
+        True,
+    ),
+    (
+        "sel: {Data|wide|base64: 'ab'}\ncondition: sel",
+        {"Data": B64("ab".encode("utf-16-le")).decode()},
+        True,
+    ),
+    (
+        "sel: {Data|utf16be|base64: 'ab'}\ncondition: sel",
+        {"Data": B64("ab".encode("utf-16-be")).decode()},
+        True,
+    ),
+    (
+        "sel: {Data|utf16be|base64: 'ab'}\ncondition: sel",
+        {"Data": B64("ab".encode("utf-16-le")).decode()},
+        False,
+    ),
+    (
+        "sel: {Data|utf16|base64: 'ab'}\ncondition: sel",
+        {"Data": B64("ab".encode("utf-16")).decode()},
+        True,
+    ),
     # windash
-    ("sel: {CommandLine|windash|contains: ' -exec '}\ncondition: sel", {"CommandLine": "x /exec y"}, True),
-    ("sel: {CommandLine|windash|contains: ' -exec '}\ncondition: sel", {"CommandLine": "x \u2013exec y"}, True),
-    ("sel: {CommandLine|windash|contains: ' -exec '}\ncondition: sel", {"CommandLine": "x +exec y"}, False),
+    (
+        "sel: {CommandLine|windash|contains: ' -exec '}\ncondition: sel",
+        {"CommandLine": "x /exec y"},
+        True,
+    ),
+    (
+        "sel: {CommandLine|windash|contains: ' -exec '}\ncondition: sel",
+        {"CommandLine": "x \u2013exec y"},
+        True,
+    ),
+    (
+        "sel: {CommandLine|windash|contains: ' -exec '}\ncondition: sel",
+        {"CommandLine": "x +exec y"},
+        False,
+    ),
     # re with flags
     ("sel: {CommandLine|re: 'a.c'}\ncondition: sel", {"CommandLine": "xxabcxx"}, True),
     ("sel: {CommandLine|re: 'a.c'}\ncondition: sel", {"CommandLine": "xxABCxx"}, False),
@@ -75,10 +131,22 @@ CASES = [
     ("sel: {CommandLine|re|s: 'a.b'}\ncondition: sel", {"CommandLine": "a\nb"}, True),
     ("sel: {CommandLine|re: 'a.b'}\ncondition: sel", {"CommandLine": "a\nb"}, False),
     # cidr
-    ("sel: {DestinationIp|cidr: '10.0.0.0/8'}\ncondition: sel", {"DestinationIp": "10.2.3.4"}, True),
-    ("sel: {DestinationIp|cidr: '10.0.0.0/8'}\ncondition: sel", {"DestinationIp": "11.2.3.4"}, False),
+    (
+        "sel: {DestinationIp|cidr: '10.0.0.0/8'}\ncondition: sel",
+        {"DestinationIp": "10.2.3.4"},
+        True,
+    ),
+    (
+        "sel: {DestinationIp|cidr: '10.0.0.0/8'}\ncondition: sel",
+        {"DestinationIp": "11.2.3.4"},
+        False,
+    ),
     ("sel: {DestinationIp|cidr: 'fe80::/10'}\ncondition: sel", {"DestinationIp": "fe80::1"}, True),
-    ("sel: {DestinationIp|cidr: '10.0.0.0/8'}\ncondition: sel", {"DestinationIp": "not an ip"}, False),
+    (
+        "sel: {DestinationIp|cidr: '10.0.0.0/8'}\ncondition: sel",
+        {"DestinationIp": "not an ip"},
+        False,
+    ),
     # exists / null
     ("sel: {Foo|exists: true}\ncondition: sel", {"Foo": "x"}, True),
     ("sel: {Foo|exists: true}\ncondition: sel", {"Bar": "x"}, False),
@@ -87,14 +155,31 @@ CASES = [
     ("sel: {Foo: null}\ncondition: sel", {"Foo": ""}, True),
     ("sel: {Foo: null}\ncondition: sel", {"Foo": "x"}, False),
     # fieldref
-    ("sel: {ParentImage|fieldref: Image}\ncondition: sel", {"Image": "A.exe", "ParentImage": "a.EXE"}, True),
-    ("sel: {ParentImage|fieldref: Image}\ncondition: sel", {"Image": "A.exe", "ParentImage": "b.exe"}, False),
-    ("sel: {CommandLine|fieldref|startswith: Image}\ncondition: sel",
-     {"Image": "C:\\a.exe", "CommandLine": "C:\\a.exe /x"}, True),
-    ("sel: {CommandLine|fieldref|endswith: Image}\ncondition: sel",
-     {"Image": "C:\\a.exe", "CommandLine": "C:\\a.exe /x"}, False),
-    ("sel: {CommandLine|fieldref|contains: Image}\ncondition: sel",
-     {"Image": "a.exe", "CommandLine": "run a.exe now"}, True),
+    (
+        "sel: {ParentImage|fieldref: Image}\ncondition: sel",
+        {"Image": "A.exe", "ParentImage": "a.EXE"},
+        True,
+    ),
+    (
+        "sel: {ParentImage|fieldref: Image}\ncondition: sel",
+        {"Image": "A.exe", "ParentImage": "b.exe"},
+        False,
+    ),
+    (
+        "sel: {CommandLine|fieldref|startswith: Image}\ncondition: sel",
+        {"Image": "C:\\a.exe", "CommandLine": "C:\\a.exe /x"},
+        True,
+    ),
+    (
+        "sel: {CommandLine|fieldref|endswith: Image}\ncondition: sel",
+        {"Image": "C:\\a.exe", "CommandLine": "C:\\a.exe /x"},
+        False,
+    ),
+    (
+        "sel: {CommandLine|fieldref|contains: Image}\ncondition: sel",
+        {"Image": "a.exe", "CommandLine": "run a.exe now"},
+        True,
+    ),
     # numeric comparisons and numbers
     ("sel: {Count|gt: 5}\ncondition: sel", {"Count": 6}, True),
     ("sel: {Count|gt: 5}\ncondition: sel", {"Count": 5}, False),
@@ -108,7 +193,11 @@ CASES = [
     ("sel: {User|expand: '%admins%'}\ncondition: sel", {"User": "root"}, True),
     ("sel: {User|expand: '%admins%'}\ncondition: sel", {"User": "guest"}, False),
     # keywords (field-less), lists OR-ed, |all AND-ed
-    ("keywords: [mimikatz, 'sekurlsa::']\ncondition: keywords", {"a": "run SEKURLSA::logonpasswords"}, True),
+    (
+        "keywords: [mimikatz, 'sekurlsa::']\ncondition: keywords",
+        {"a": "run SEKURLSA::logonpasswords"},
+        True,
+    ),
     ("keywords: [mimikatz]\ncondition: keywords", {"a": "benign"}, False),
     ("keywords: {'|all': [alpha, beta]}\ncondition: keywords", {"a": "alpha", "b": "beta"}, True),
     ("keywords: {'|all': [alpha, beta]}\ncondition: keywords", {"a": "alpha"}, False),

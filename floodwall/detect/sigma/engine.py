@@ -18,8 +18,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import hyperscan
-
 from floodwall.detect.sigma.ir import CompiledRule, RuleProblem
 from floodwall.detect.sigma.logsource import (
     ANY_CHANNEL,
@@ -29,6 +27,7 @@ from floodwall.detect.sigma.logsource import (
     UnmappedLogSource,
 )
 from floodwall.detect.sigma.matcher import Check, Ctx, as_strings, build
+from floodwall.detect.sigma.prefilter import HyperscanCache
 from floodwall.records import Event
 
 
@@ -48,7 +47,11 @@ class SigmaEngine:
         self,
         rules: Sequence[CompiledRule],
         logsources: LogSourceMap,
+        hyperscan: HyperscanCache | None = None,
     ) -> None:
+        """``hyperscan`` compiles the prefilter and rule regexes; the CLI passes one that
+        keeps them in the cache directory."""
+        self._hs = hyperscan or HyperscanCache()
         self.rules: list[CompiledRule] = []
         self.problems: list[RuleProblem] = []
         self._selectors: list[tuple[Selector, ...]] = []
@@ -56,7 +59,7 @@ class SigmaEngine:
         for rule in rules:
             try:
                 selectors = logsources.selectors(rule.logsource)
-                check = build(rule.detection)
+                check = build(rule.detection, self._hs)
             except (UnmappedLogSource, ValueError) as exc:
                 self.problems.append(RuleProblem(rule.path, rule.title, str(exc)))
                 continue
@@ -81,15 +84,7 @@ class SigmaEngine:
         pattern_rules = [tuple(by_literal[lit]) for lit in literals]
         if not literals:
             return None, pattern_rules
-        db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        db.compile(
-            expressions=[lit.encode("utf-8", "surrogatepass") for lit in literals],
-            ids=list(range(len(literals))),
-            elements=len(literals),
-            flags=hyperscan.HS_FLAG_SINGLEMATCH,
-            literal=True,
-        )
-        return db, pattern_rules
+        return self._hs.literals(literals), pattern_rules
 
     def _bucket(self, channel: str, event_id: int | None) -> _Bucket:
         always: list[int] = []

@@ -18,6 +18,7 @@ import ahocorasick
 import hyperscan
 
 from floodwall.detect.sigma.ir import Node
+from floodwall.detect.sigma.prefilter import HyperscanCache
 
 #: From this many infixes on one field, one Aho-Corasick pass beats a loop of ``in``.
 AHO_MIN = 8
@@ -111,19 +112,20 @@ _CMP = {"lt": operator.lt, "lte": operator.le, "gt": operator.gt, "gte": operato
         "neq": operator.ne}  # fmt: skip
 
 
-def build(node: Node) -> Check:
-    """The closure that evaluates ``node`` on a ``Ctx``."""
+def build(node: Node, hs: HyperscanCache | None = None) -> Check:
+    """The closure that evaluates ``node`` on a ``Ctx``; ``hs`` compiles rule regexes."""
+    hs = hs or HyperscanCache()
     kind = node[0]
     if kind == "and":
-        parts = tuple(build(n) for n in node[1])
+        parts = tuple(build(n, hs) for n in node[1])
         return lambda c: all(p(c) for p in parts)
     if kind == "or":
-        parts = _grouped_or(node[1])
+        parts = _grouped_or(node[1], hs)
         if len(parts) == 1:
             return parts[0]
         return lambda c: any(p(c) for p in parts)
     if kind == "not":
-        inner = build(node[1])
+        inner = build(node[1], hs)
         return lambda c: not inner(c)
     if kind == "kw":
         m = node[1]
@@ -133,11 +135,11 @@ def build(node: Node) -> Check:
         test = _string_test(m)
         return lambda c: any(test(v) for v in c.all_lows())
     if kind == "field":
-        return _field(node[1], node[2])
+        return _field(node[1], node[2], hs)
     raise ValueError(f"unknown node {kind!r}")
 
 
-def _grouped_or(children: tuple[Node, ...]) -> tuple[Check, ...]:
+def _grouped_or(children: tuple[Node, ...], hs: HyperscanCache) -> tuple[Check, ...]:
     """OR-ed plain string tests on one field become one test per field, so that a list of
     100 values costs a set lookup, two C-level prefix/suffix calls and one regex search
     instead of 100 Python calls."""
@@ -147,7 +149,7 @@ def _grouped_or(children: tuple[Node, ...]) -> tuple[Check, ...]:
         if child[0] == "field" and child[2][0] == "str" and not child[2][3] and child[2][1] != "glob":
             groups.setdefault(child[1], []).append((child[2][1], child[2][2]))
         else:
-            rest.append(build(child))
+            rest.append(build(child, hs))
     for name, tests in groups.items():
         rest.insert(0, _field_any(name, tests))
     return tuple(rest)
@@ -199,7 +201,7 @@ def _string_test(m: tuple[Any, ...]) -> Callable[[str], bool]:
     return lambda v: rx.fullmatch(v) is not None
 
 
-def _field(name: str, m: tuple[Any, ...]) -> Check:  # noqa: C901 - one branch per matcher type
+def _field(name: str, m: tuple[Any, ...], hs: HyperscanCache) -> Check:  # noqa: C901 - one branch per matcher type
     kind = m[0]
     if kind == "str":
         test = _string_test(m)
@@ -207,7 +209,7 @@ def _field(name: str, m: tuple[Any, ...]) -> Check:  # noqa: C901 - one branch p
             return lambda c: any(test(v) for v in c.strs(name))
         return lambda c: any(test(v) for v in c.lows(name))
     if kind == "re":
-        search = regex_search(m[1], m[2])
+        search = regex_search(m[1], m[2], hs)
         return lambda c: any(search(v) for v in c.strs(name))
     if kind == "num":
         want = float(m[1])
@@ -239,34 +241,30 @@ def _field(name: str, m: tuple[Any, ...]) -> Check:  # noqa: C901 - one branch p
     raise ValueError(f"unknown matcher {kind!r}")
 
 
-_HS_FLAGS = {re.IGNORECASE: hyperscan.HS_FLAG_CASELESS, re.MULTILINE: hyperscan.HS_FLAG_MULTILINE,
-             re.DOTALL: hyperscan.HS_FLAG_DOTALL}  # fmt: skip
-
-
 def _stop(*_: Any) -> bool:
     return True  # the first match answers the question; stop scanning
 
 
-def regex_search(pattern: str, flags: int) -> Callable[[str], bool]:
+def regex_search(pattern: str, flags: int, hs: HyperscanCache) -> Callable[[str], bool]:
     """``re.search`` semantics, run by Hyperscan where it can compile the pattern.
 
     Hyperscan scans in linear time, so an attacker's 100 KB command line cannot make a
     backtracking rule regex (``\\w+`...``) take seconds. Patterns Hyperscan refuses
     (back-references, look-arounds) and text that is not valid UTF-8 use ``re``.
+    Compiled on first use: most rules never get that far.
     """
     rx = re.compile(pattern, flags)
-    hs_flags = hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_UCP | hyperscan.HS_FLAG_SINGLEMATCH
-    hs_flags |= hyperscan.HS_FLAG_ALLOWEMPTY
-    for py, hs in _HS_FLAGS.items():
-        if flags & py:
-            hs_flags |= hs
-    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-    try:
-        db.compile(expressions=[pattern.encode("utf-8")], ids=[0], elements=1, flags=[hs_flags])
-    except (hyperscan.error, UnicodeEncodeError):
-        return lambda v: rx.search(v) is not None
+    compiled: list[Any] = []
+
+    def database() -> Any:
+        if not compiled:
+            compiled.append(hs.regex(pattern, flags))
+        return compiled[0]
 
     def search(v: str) -> bool:
+        db = database()
+        if db is None:
+            return rx.search(v) is not None
         try:
             data = v.encode("utf-8")
         except UnicodeEncodeError:  # lone surrogates: Hyperscan's UTF-8 mode needs valid text

@@ -1,0 +1,82 @@
+"""Thin adapter over Hyperscan: the prefilter's literal database and rule regexes.
+
+Compiling ~17,000 literals, or a Unicode-aware regex, takes from tens of milliseconds
+to a second, so compiled databases are kept in the cache directory under the hash of
+what they were compiled from, and read back on the next run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import hyperscan
+
+_RE_FLAGS = {re.IGNORECASE: hyperscan.HS_FLAG_CASELESS, re.MULTILINE: hyperscan.HS_FLAG_MULTILINE,
+             re.DOTALL: hyperscan.HS_FLAG_DOTALL}  # fmt: skip
+
+
+class HyperscanCache:
+    """Compiles Hyperscan databases, keeping them in ``cache_dir`` when one is given."""
+
+    def __init__(self, cache_dir: Path | None = None) -> None:
+        self.cache_dir = cache_dir
+
+    def _load_or_build(self, key_text: str, build: Callable[[], Any]) -> Any:
+        key = hashlib.sha256(key_text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        path = self.cache_dir / "hyperscan" / f"{key}.hsdb" if self.cache_dir else None
+        if path is not None and path.exists():
+            try:
+                db = hyperscan.loadb(path.read_bytes(), mode=hyperscan.HS_MODE_BLOCK)
+                # A deserialized database has no scratch space until it is given one.
+                db.scratch = hyperscan.Scratch(db)
+                return db
+            except Exception:  # a torn or foreign file: rebuild it
+                path.unlink(missing_ok=True)
+        db = build()
+        if path is not None and db is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(hyperscan.dumpb(db))
+            os.replace(tmp, path)
+        return db
+
+    def literals(self, literals: Sequence[str]) -> Any:
+        """A database reporting each literal (id = its index) at most once per scan."""
+
+        def build() -> Any:
+            db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+            db.compile(
+                expressions=[lit.encode("utf-8", "surrogatepass") for lit in literals],
+                ids=list(range(len(literals))),
+                elements=len(literals),
+                flags=hyperscan.HS_FLAG_SINGLEMATCH,
+                literal=True,
+            )
+            return db
+
+        return self._load_or_build("literals\0" + "\0".join(literals), build)
+
+    def regex(self, pattern: str, flags: int) -> Any | None:
+        """A database for one regex with ``re``'s flags, or None if Hyperscan refuses it
+        (back-references, look-arounds)."""
+
+        def build() -> Any | None:
+            hs_flags = hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_UCP
+            hs_flags |= hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_ALLOWEMPTY
+            for py, hs in _RE_FLAGS.items():
+                if flags & py:
+                    hs_flags |= hs
+            db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+            try:
+                db.compile(expressions=[pattern.encode("utf-8")], ids=[0], elements=1,
+                           flags=[hs_flags])  # fmt: skip
+            except (hyperscan.error, UnicodeEncodeError):
+                return None
+            return db
+
+        return self._load_or_build(f"regex\0{flags}\0{pattern}", build)

@@ -1,0 +1,161 @@
+"""Windows events in the XML-as-JSON shape: ``{"Event": {"System": ..., "EventData": ...}}``.
+
+This is what the ``evtx`` package yields and what the SigmaHQ regression data holds.
+Sigma rules for Windows name fields flat (``Image``, ``EventID``, ``Provider_Name``),
+as Hayabusa and evtx-sigma-checker present them, so the nesting is removed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from floodwall.ingest.base import RawRecord
+from floodwall.normalize.generic_json import MAX_DEPTH, as_json, first_str, iso_z
+from floodwall.records import Event
+
+ATTRS = "#attributes"
+TEXT = "#text"
+
+# Common-field sources, in order of preference (issue: user/source/destination keys).
+USER_KEYS = ("SubjectUserName", "User", "TargetUserName")
+SOURCE_IP_KEYS = ("IpAddress", "SourceIp", "SourceAddress")
+DEST_IP_KEYS = ("DestinationIp", "DestAddress")
+
+# System elements whose value is their text, copied under their own name.
+_SYSTEM_TEXT = ("Channel", "Computer", "EventRecordID", "Level", "Task", "Opcode", "Keywords")
+# System elements whose attributes carry the values: (element, attribute, field name).
+_SYSTEM_ATTRS = (
+    ("Provider", "Name", "Provider_Name"),
+    ("Provider", "Guid", "Provider_Guid"),
+    ("TimeCreated", "SystemTime", "SystemTime"),
+    ("Security", "UserID", "Security_UserID"),
+    ("Execution", "ProcessID", "ProcessID"),
+    ("Execution", "ThreadID", "ThreadID"),
+)
+
+
+def text(value: Any) -> Any:
+    """The text of an element: ``{"#attributes": ..., "#text": x}`` → ``x``."""
+    if type(value) is dict:
+        return value.get(TEXT)
+    return value
+
+
+def event_id(value: Any) -> int | None:
+    """EventID as an int, from ``7045``, ``"7045"`` or ``{"#attributes": {...}, "#text": 7045}``."""
+    value = text(value)
+    if type(value) is int:
+        return value
+    if type(value) is str and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def _data_name(item: Mapping[str, Any]) -> str | None:
+    """The Name of a ``<Data Name="...">`` element in either JSON rendering."""
+    attrs = item.get(ATTRS)
+    name = attrs.get("Name") if type(attrs) is dict else item.get("@Name")
+    return name if type(name) is str else None
+
+
+def event_data(data: Any, out: dict[str, Any]) -> None:
+    """Flatten ``EventData``: named Data become fields; unnamed Data stay a list as ``Data``."""
+    if type(data) is not dict:
+        if data is not None:
+            out["Data"] = data
+        return
+    for key, value in data.items():
+        if key == ATTRS:
+            continue  # the EventData element's own attributes are not event fields
+        if key != "Data":
+            out[key] = text(value)  # evtx already turned <Data Name="X"> into "X"
+            continue
+        items = value if type(value) is list else [value]
+        unnamed = []
+        for item in items:
+            if type(item) is dict and (name := _data_name(item)) is not None:
+                out[name] = item.get(TEXT)
+            else:
+                unnamed.append(text(item))
+        if unnamed:
+            lone = unnamed[0] if len(unnamed) == 1 and type(value) is not list else unnamed
+            out["Data"] = lone
+
+
+def user_data(data: Any, out: dict[str, Any], depth: int = 0) -> None:
+    """Flatten ``UserData`` by leaf name: Sigma names these fields without their path."""
+    if type(data) is not dict:
+        return
+    for key, value in data.items():
+        if key == ATTRS:
+            continue  # xmlns and the like
+        if type(value) is dict and TEXT not in value:
+            if depth >= MAX_DEPTH:
+                out[key] = as_json(value)
+            else:
+                user_data(value, out, depth + 1)
+        else:
+            out[key] = text(value)
+
+
+def system_fields(system: Mapping[str, Any], out: dict[str, Any]) -> None:
+    """The System element's values under Sigma's flat names (``Provider_Name`` ...)."""
+    eid = event_id(system.get("EventID"))
+    if eid is not None:
+        out["EventID"] = eid
+    version = system.get("Version")
+    if version is not None:
+        out["Version"] = text(version)
+    for key in _SYSTEM_TEXT:
+        value = system.get(key)
+        if value is not None:
+            out[key] = text(value)
+    for element, attr, name in _SYSTEM_ATTRS:
+        node = system.get(element)
+        if type(node) is dict:
+            attrs = node.get(ATTRS)
+            if type(attrs) is dict and attrs.get(attr) is not None:
+                out[name] = attrs[attr]
+
+
+def common(raw: RawRecord, fields: dict[str, Any], timestamp: Any) -> Event:
+    """The Event of a flat Windows field set: the ECS fields taken from Sigma's names."""
+    eid = fields.get("EventID")
+    return Event(
+        origin=raw.origin,
+        timestamp=iso_z(timestamp),
+        host_name=first_str(fields, ("Computer",)),
+        provider=first_str(fields, ("Provider_Name",)),
+        channel=first_str(fields, ("Channel",)),
+        event_id=eid if type(eid) is int else None,
+        user_name=first_str(fields, USER_KEYS),
+        source_ip=first_str(fields, SOURCE_IP_KEYS),
+        destination_ip=first_str(fields, DEST_IP_KEYS),
+        fields=fields,
+    )
+
+
+class WindowsXmlNormalizer:
+    """Windows events as ``{"Event": {"System": ..., "EventData" or "UserData": ...}}``.
+
+    Fields are flat: EventData names, UserData leaf names, then System fields
+    (``EventID``, ``Channel``, ``Provider_Name``, ``SystemTime`` ...), which win on
+    a clash so that event data can never pass itself off as its own header.
+    """
+
+    name: ClassVar[str] = "windows_xml"
+
+    def is_handled(self, data: Mapping[str, Any]) -> bool:
+        event = data.get("Event")
+        return type(event) is dict and "System" in event
+
+    def normalize(self, raw: RawRecord) -> Event:
+        event = raw.data["Event"]
+        fields: dict[str, Any] = {}
+        event_data(event.get("EventData"), fields)
+        user_data(event.get("UserData"), fields)
+        system = event.get("System")
+        if type(system) is dict:
+            system_fields(system, fields)
+        return common(raw, fields, fields.get("SystemTime"))
