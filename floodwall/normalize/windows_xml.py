@@ -70,6 +70,10 @@ def event_data(data: Any, out: dict[str, Any]) -> None:
             continue  # the EventData element's own attributes are not event fields
         if key != "Data":
             out[key] = text(value)  # evtx already turned <Data Name="X"> into "X"
+            if " " in key:
+                # Defender names its data "Source Name", "Threat Name"; Sigma rules (and
+                # Hayabusa) read them as SourceName, ThreatName.
+                out.setdefault(key.replace(" ", ""), out[key])
             continue
         items = value if type(value) is list else [value]
         unnamed = []

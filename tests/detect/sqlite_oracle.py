@@ -23,7 +23,12 @@ def count_sql_matches(rule_yaml: str, events: Sequence[Mapping[str, Any]]) -> in
         queries = [str(q) for q in backend.convert(SigmaCollection.from_yaml(rule_yaml))]
     except Exception:  # the backend's own limits: no oracle for this rule
         return None
-    columns = sorted({k for e in events for k in e})
+    # SQLite column names ignore case (ProcessId vs the System ProcessID): keep one.
+    by_lower: dict[str, str] = {}
+    for e in events:
+        for k in e:
+            by_lower.setdefault(k.lower(), k)
+    columns = sorted(by_lower.values())
     if not columns or not queries:
         return None
     with sqlite3.connect(":memory:") as db:
@@ -32,12 +37,18 @@ def count_sql_matches(rule_yaml: str, events: Sequence[Mapping[str, Any]]) -> in
         marks = ", ".join("?" for _ in columns)
         db.executemany(
             f"INSERT INTO {sqliteBackend.table} VALUES ({marks})",
-            [[_text(e.get(c)) for c in columns] for e in events],
+            [[_text(_get(e, c)) for c in columns] for e in events],
         )
         try:
             return sum(len(db.execute(q).fetchall()) for q in queries)
         except sqlite3.Error:
             return None
+
+
+def _get(event: Mapping[str, Any], column: str) -> Any:
+    if column in event:
+        return event[column]
+    return next((v for k, v in event.items() if k.lower() == column.lower()), None)
 
 
 def _text(v: Any) -> Any:
