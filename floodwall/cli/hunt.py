@@ -16,9 +16,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from floodwall.detect.sigma.engine import SigmaEngine
-from floodwall.detect.sigma.prefilter import HyperscanCache
 from floodwall.detect.sigma.loader import RuleDir, load_rules
 from floodwall.detect.sigma.logsource import LogSourceMap
+from floodwall.detect.sigma.prefilter import HyperscanCache
 from floodwall.hunt.output import CsvWriter, JsonlWriter, JsonWriter, TableWriter, Writer
 from floodwall.hunt.run import Clock, HuntPlan, Unit, UnitResult, correlate, run_units
 from floodwall.hunt.summary import HuntSummary, print_summary
@@ -44,7 +44,7 @@ def register(sub: Any) -> None:
     p.add_argument("--rules", action="append", default=[], metavar="DIR",
                    help="add a directory (or file) of Sigma rules; repeatable")  # fmt: skip
     p.add_argument("--no-default-rules", action="store_true",
-                   help="use only the --rules directories, not the bundled SigmaHQ set")  # fmt: skip
+                   help="use only --rules directories, not the bundled SigmaHQ set")  # fmt: skip
     p.add_argument("--format", choices=["table", "json", "jsonl", "csv"], default="table")
     p.add_argument("--min-level", choices=LEVELS, default="informational",
                    help="report only rules of this level or above")  # fmt: skip
@@ -62,9 +62,10 @@ def _fail(console: Console, message: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    err = Console(stderr=True, highlight=False)
+    # soft_wrap: messages keep one line per problem when piped, so they can be grepped.
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     machine = args.format != "table"
-    out_console = Console(highlight=False, soft_wrap=False)
+    out_console = Console(highlight=False, soft_wrap=True)
     info = err if machine else out_console
     if args.workers < 1:
         return _fail(err, "--workers must be at least 1")

@@ -19,7 +19,8 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="floodwall",
-        description="Floodwall: detects attacks in security logs and mail, and counts them honestly.",
+        description="Floodwall: detects attacks in security logs and mail, "
+        "and counts them honestly.",
     )
     parser.add_argument("--version", action="version", version=f"floodwall {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -1,1 +1,4 @@
-"""Stage enrich: enrichers add context (ATT&CK, GeoIP, intel) to findings; data comes in their constructor."""
+"""Stage enrich: enrichers add context (ATT&CK, GeoIP, intel) to findings.
+
+Enrichers get their data in their constructor and do no other I/O.
+"""

@@ -158,7 +158,7 @@ class TableWriter:
             ("ATT&CK", {"max_width": 16}),
             ("Key fields", {"ratio": 3}),
         ):
-            self.table.add_column(name, **kw)  # type: ignore[arg-type]
+            self.table.add_column(name, **kw)
         self.rows = 0
 
     def write(self, findings: Iterable[Finding]) -> None:

@@ -64,7 +64,9 @@ class HuntPlan:
         self._emit = [
             r.generate and Severity.parse(r.level) >= self.min_level for r in self.engine.rules
         ]
-        self._feed = [r.id in wanted or bool(r.name and r.name in wanted) for r in self.engine.rules]
+        self._feed = [
+            r.id in wanted or bool(r.name and r.name in wanted) for r in self.engine.rules
+        ]
 
     def run_unit(self, unit: Unit) -> UnitResult:
         """Hunt one input file. Damage goes to the result's intake log; nothing raises."""
@@ -78,7 +80,9 @@ class HuntPlan:
             try:
                 event = normalize(raw)
             except Exception as exc:  # hostile input must not stop the hunt; it is counted
-                intake.problem(unit.path, f"record {raw.origin.record_id}", f"cannot normalize: {exc}")
+                intake.problem(
+                    unit.path, f"record {raw.origin.record_id}", f"cannot normalize: {exc}"
+                )
                 continue
             events += 1
             for i in engine.match(event):

@@ -69,7 +69,7 @@ CASES = [
     ("sel: {Name|contains|cased: 'Bc'}\ncondition: sel", {"Name": "aBcd"}, True),
     ("sel: {Name|contains|cased: 'Bc'}\ncondition: sel", {"Name": "abcd"}, False),
     # base64 / base64offset
-    (f"sel: {{Data|base64: 'http'}}\ncondition: sel", {"Data": B64(b"http").decode()}, True),
+    ("sel: {Data|base64: 'http'}\ncondition: sel", {"Data": B64(b"http").decode()}, True),
     (
         "sel: {Data|base64offset|contains: 'http://'}\ncondition: sel",
         {"Data": "x" + B64(b"GET http://evil").decode()},

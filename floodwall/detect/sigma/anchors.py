@@ -102,9 +102,9 @@ def _seq_anchors(items: list[tuple[Any, Any]]) -> frozenset[str] | None:
 
     def consider(found: frozenset[str] | None) -> None:
         nonlocal best
-        if found and all(is_selective(a) for a in found):
-            if best is None or _quality(found) > _quality(best):
-                best = found
+        selective = bool(found) and all(is_selective(a) for a in found or ())
+        if found and selective and (best is None or _quality(found) > _quality(best)):
+            best = found
 
     for op, arg in items:
         if op is sre.LITERAL:

@@ -128,7 +128,11 @@ def _leaf(field: str | None, value: Any, ph: Mapping[str, Sequence[str]], fields
     if isinstance(value, SigmaExpansion):
         # Values expanded by a modifier (windash, base64offset) are OR-linked (pySigma docs).
         return ("or", tuple(_leaf(field, v, ph, fields) for v in value.values))
-    if field is None and isinstance(value, SigmaNumber) and not isinstance(value, SigmaTimestampPart):
+    if (
+        field is None
+        and isinstance(value, SigmaNumber)
+        and not isinstance(value, SigmaTimestampPart)
+    ):
         # A bare number in a keyword list is searched for as text.
         value = SigmaString(str(value.number))
     if isinstance(value, SigmaString):
@@ -184,7 +188,7 @@ def _expand_placeholders(
                 raise RuleCompileError(
                     f"placeholder %{part.name}% has no value (set it under [placeholders])"
                 )
-            variants = [v + [str(x)] for v in variants for x in values]
+            variants = [[*v, str(x)] for v in variants for x in values]
             if len(variants) > _MAX_EXPANSION:
                 raise RuleCompileError(f"placeholder %{part.name}% expands past {_MAX_EXPANSION}")
         else:

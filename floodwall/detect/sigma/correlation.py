@@ -18,7 +18,7 @@ import ipaddress
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import ClassVar, cast
 from uuid import UUID
 
 from sigma.correlations import SigmaCorrelationCondition, SigmaCorrelationRule
@@ -187,6 +187,8 @@ class CorrelationEngine:
     uses the alias name itself. Matches lacking a group-by or counted field, or a usable
     time, are left out and counted in ``stats()``. Values compare as exact text.
     """
+
+    name: ClassVar[str] = "sigma_correlation"
 
     def __init__(self, specs: Sequence[CorrelationSpec]) -> None:
         """Index the specs by the base rules they reference."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from floodwall.detect.sigma.ir import CompiledRule, RuleProblem
 from floodwall.detect.sigma.logsource import (
@@ -41,7 +41,12 @@ class _Bucket:
 
 
 class SigmaEngine:
-    """Matches events against a compiled rule set. Build once, call ``match`` per event."""
+    """Matches events against a compiled Sigma rule set (SigmaHQ's and the user's).
+
+    Build once per run, then call ``match`` per event.
+    """
+
+    name: ClassVar[str] = "sigma"
 
     def __init__(
         self,

@@ -68,9 +68,7 @@ def rule_files(dirs: Sequence[RuleDir]) -> list[tuple[Path, RuleDir]]:
             continue
         for root, subdirs, names in os.walk(d.path):
             subdirs[:] = sorted(s for s in subdirs if not s.startswith("."))
-            out.extend(
-                (Path(root) / n, d) for n in sorted(names) if n.endswith(RULE_SUFFIXES)
-            )
+            out.extend((Path(root) / n, d) for n in sorted(names) if n.endswith(RULE_SUFFIXES))
     return out
 
 
@@ -118,9 +116,9 @@ def _compile_files(
     return rules, problems, corr_files
 
 
-def _compile_correlations(paths: list[str], rules: list[CompiledRule]) -> tuple[
-    list[CorrelationSpec], list[RuleProblem]
-]:
+def _compile_correlations(
+    paths: list[str], rules: list[CompiledRule]
+) -> tuple[list[CorrelationSpec], list[RuleProblem]]:
     """Compile correlation rules together with the base rules they reference by name or id."""
     by_ref = {r.name: r.path for r in rules if r.name}
     by_ref.update({r.id: r.path for r in rules})
@@ -143,8 +141,10 @@ def _compile_correlations(paths: list[str], rules: list[CompiledRule]) -> tuple[
             problems.append(RuleProblem(path, "", f"correlation cannot be resolved: {exc}"))
             continue
         for r in collection.rules:
-            if isinstance(r, SigmaCorrelationRule) and r.source and str(path).endswith(
-                Path(str(r.source.path)).name
+            if (
+                isinstance(r, SigmaCorrelationRule)
+                and r.source
+                and str(path).endswith(Path(str(r.source.path)).name)
             ):
                 try:
                     specs.append(compile_correlation(r))
@@ -179,7 +179,9 @@ def load_rules(
     pairs = [(str(p), _link(p, d)) for p, d in files]
     result = RuleSet(files=len(files))
     corr_files: list[str] = []
-    chunks = [pairs[i::workers] for i in range(workers)] if workers > 1 and len(pairs) > 64 else [pairs]
+    chunks = (
+        [pairs[i::workers] for i in range(workers)] if workers > 1 and len(pairs) > 64 else [pairs]
+    )
     if len(chunks) > 1:
         with ProcessPoolExecutor(len(chunks)) as pool:
             parts = list(pool.map(_compile_files, [(c, ph) for c in chunks]))

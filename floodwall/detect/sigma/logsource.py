@@ -44,15 +44,16 @@ class LogSourceMap:
         else:
             text = path.read_text()
         doc: dict[str, Any] = tomllib.loads(text)
-        services = {
-            k: tuple(v) for k, v in doc.get("windows", {}).get("services", {}).items()
-        }
+        services = {k: tuple(v) for k, v in doc.get("windows", {}).get("services", {}).items()}
         categories: dict[str, dict[str, tuple[Selector, ...]]] = {}
         for product in ("windows", "linux"):
             cats = doc.get(product, {}).get("categories", {})
             categories[product] = {
                 cat: tuple(
-                    Selector(e["channel"].lower(), frozenset(e["event_ids"]) if "event_ids" in e else None)
+                    Selector(
+                        e["channel"].lower(),
+                        frozenset(e["event_ids"]) if "event_ids" in e else None,
+                    )
                     for e in entries
                 )
                 for cat, entries in cats.items()

@@ -146,7 +146,12 @@ def _grouped_or(children: tuple[Node, ...], hs: HyperscanCache) -> tuple[Check, 
     groups: dict[str, list[tuple[str, str]]] = {}
     rest: list[Check] = []
     for child in children:
-        if child[0] == "field" and child[2][0] == "str" and not child[2][3] and child[2][1] != "glob":
+        if (
+            child[0] == "field"
+            and child[2][0] == "str"
+            and not child[2][3]
+            and child[2][1] != "glob"
+        ):
             groups.setdefault(child[1], []).append((child[2][1], child[2][2]))
         else:
             rest.append(build(child, hs))
@@ -201,7 +206,7 @@ def _string_test(m: tuple[Any, ...]) -> Callable[[str], bool]:
     return lambda v: rx.fullmatch(v) is not None
 
 
-def _field(name: str, m: tuple[Any, ...], hs: HyperscanCache) -> Check:  # noqa: C901 - one branch per matcher type
+def _field(name: str, m: tuple[Any, ...], hs: HyperscanCache) -> Check:
     kind = m[0]
     if kind == "str":
         test = _string_test(m)
@@ -232,9 +237,7 @@ def _field(name: str, m: tuple[Any, ...], hs: HyperscanCache) -> Check:  # noqa:
         )
     if kind == "ref":
         other, mode = m[1], m[2]
-        return lambda c: any(
-            _ref_test(mode, v, o) for v in c.lows(name) for o in c.lows(other)
-        )
+        return lambda c: any(_ref_test(mode, v, o) for v in c.lows(name) for o in c.lows(other))
     if kind == "ts":
         part, want = m[1], int(m[2])
         return lambda c: any(_time_part(v, part) == want for v in c.strs(name))
