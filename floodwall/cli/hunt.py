@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from floodwall.detect.sigma.engine import SigmaEngine
 from floodwall.detect.sigma.loader import RuleDir, load_rules
 from floodwall.detect.sigma.logsource import LogSourceMap
 from floodwall.detect.sigma.prefilter import HyperscanCache
 from floodwall.hunt.output import CsvWriter, JsonlWriter, JsonWriter, TableWriter, Writer
-from floodwall.hunt.run import Clock, HuntPlan, Unit, UnitResult, correlate, run_units
+from floodwall.hunt.run import Clock, HuntPlan, UnitResult, correlate, plan_units, run_units
 from floodwall.hunt.summary import HuntSummary, print_summary
 from floodwall.ingest.base import InputError
 from floodwall.ingest.intake import IntakeLog
@@ -127,11 +127,11 @@ def run(args: argparse.Namespace) -> int:
     summary = HuntSummary()
     intake = IntakeLog()
     fed: list[tuple[str, Event]] = []
-    units = [Unit(path, source, _size(path)) for path, source in inputs]
+    units = plan_units(inputs, args.workers)
     clock = Clock()
     progress = Progress(
-        TextColumn("[bold]hunting"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("files · {task.fields[events]:,} events · {task.fields[matches]:,} matches"),
+        TextColumn("[bold]hunting"), BarColumn(), TaskProgressColumn(),
+        TextColumn("{task.fields[events]:,} events · {task.fields[matches]:,} matches"),
         TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal,
     )  # fmt: skip
 
@@ -143,11 +143,12 @@ def run(args: argparse.Namespace) -> int:
         if alerts is not None:
             alerts.add_findings(hunt_id, result.findings)
         fed.extend(result.correlated)
-        progress.update(task, advance=1, events=summary.events, matches=summary.matches)
+        progress.update(task, advance=sizes.pop(0), events=summary.events, matches=summary.matches)
 
     try:
         with progress:
-            task = progress.add_task("hunt", total=len(units), events=0, matches=0)
+            sizes = [max(u.size, 1) for u in units]  # bytes: the bar moves with the input read
+            task = progress.add_task("hunt", total=sum(sizes), events=0, matches=0)
             run_units(plan, units, args.workers, on_unit)
         if fed or ruleset.correlations:
             correlated = correlate(plan, iter(fed))
@@ -182,10 +183,3 @@ def run(args: argparse.Namespace) -> int:
     if alerts is not None:
         info.print(f"Alerts kept in {settings.data_dir / 'floodwall.db'} (hunt {hunt_id}).")
     return 1 if summary.matches else 0
-
-
-def _size(path: str) -> int:
-    try:
-        return os.path.getsize(path) if path != "-" else 0
-    except OSError:
-        return 0

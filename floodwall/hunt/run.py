@@ -8,6 +8,7 @@ Results come back per unit, in input order, so output is the same for any worker
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from floodwall.detect.sigma.engine import SigmaEngine
 from floodwall.hunt.findings import rule_ref, sigma_finding
 from floodwall.ingest.base import Source
 from floodwall.ingest.intake import IntakeLog
+from floodwall.ingest.json_source import NdjsonSource, split_ndjson
 from floodwall.normalize.dispatch import normalize
 from floodwall.records import Event, Finding, RuleRef, Severity
 
@@ -32,6 +34,7 @@ class Unit:
     path: str
     source: Source
     size: int = 0
+    part: tuple[int, int, int] | None = None  # (start, end, first_line) of a shared file
 
 
 @dataclass
@@ -76,7 +79,11 @@ class HuntPlan:
         )  # fmt: skip
         intake = out.intake
         events = 0
-        for raw in unit.source.read(unit.path, intake):
+        if unit.part is not None and isinstance(unit.source, NdjsonSource):
+            records = unit.source.read_range(unit.path, *unit.part, intake)
+        else:
+            records = unit.source.read(unit.path, intake)
+        for raw in records:
             try:
                 event = normalize(raw)
             except Exception as exc:  # hostile input must not stop the hunt; it is counted
@@ -92,6 +99,25 @@ class HuntPlan:
                     out.correlated.append((rules[i].id, event))
         out.events = events
         return out
+
+
+def plan_units(inputs: Sequence[tuple[str, Source]], workers: int) -> list[Unit]:
+    """One unit per file; with several workers, large NDJSON files are cut into ranges
+    (a few per worker, so that a slow range does not leave a core idle)."""
+    units: list[Unit] = []
+    for path, source in inputs:
+        try:
+            size = os.path.getsize(path) if path != "-" else 0
+        except OSError:
+            size = 0  # reported by the source when it is read
+        parts = split_ndjson(path, workers * 4) if workers > 1 and path != "-" else []
+        if parts and isinstance(source, NdjsonSource):
+            units.extend(
+                Unit(path, source, end - start, (start, end, line)) for start, end, line in parts
+            )
+        else:
+            units.append(Unit(path, source, size))
+    return units
 
 
 # The plan a forked worker inherits from its parent: per-run state handed over by fork,

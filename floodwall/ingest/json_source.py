@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import codecs
 import json
+import os
 import sys
 import zlib
 from collections.abc import Iterable, Iterator
-from itertools import chain
+from itertools import chain, pairwise
 from typing import Any, BinaryIO, ClassVar
 
 import msgspec
@@ -157,9 +158,34 @@ class NdjsonSource:
             return line.startswith(b"{") and line.endswith(b"}")
         return isinstance(value, dict) or bool(head[end:].strip())
 
-    def _lines(self, blocks: Iterator[bytes], path: str, intake: IntakeLog) -> Iterator[RawRecord]:
+    def read_range(
+        self, path: str, start: int, end: int, first_line: int, intake: IntakeLog
+    ) -> Iterator[RawRecord]:
+        """The NDJSON lines of a plain file's byte range ``[start, end)``, which starts at
+        line ``first_line``. Lets workers share one large file (see ``split_ndjson``)."""
+        try:
+            stream = open(path, "rb")  # noqa: SIM115 - closed in the generator below
+        except OSError as exc:
+            raise InputError(f"cannot open {path!r}: {exc.strerror or exc}") from exc
+
+        def blocks() -> Iterator[bytes]:
+            with stream:
+                stream.seek(start)
+                left = end - start
+                while left > 0:
+                    block = stream.read(min(BLOCK, left))
+                    if not block:
+                        return
+                    left -= len(block)
+                    yield block
+
+        return self._lines(blocks(), path, intake, first_line)
+
+    def _lines(
+        self, blocks: Iterator[bytes], path: str, intake: IntakeLog, first_line: int = 1
+    ) -> Iterator[RawRecord]:
         decode, cap = _decode, self.max_line
-        lineno = 0
+        lineno = first_line - 1
         delivered = 0
         tail: list[bytes] = []
         tail_len = 0
@@ -284,3 +310,38 @@ class NdjsonSource:
             intake.problem(path, f"element {n + 1}", str(exc))
         finally:
             intake.count(path, delivered)
+
+
+def split_ndjson(path: str, parts: int, min_bytes: int = 4 << 20) -> list[tuple[int, int, int]]:
+    """Cut a plain NDJSON file into up to ``parts`` ranges ``(start, end, first_line)``
+    that begin at line starts; ``[]`` when the file is small, gzipped, or not line-based.
+    """
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as fh:
+            head = fh.read(BLOCK)
+            if size < min_bytes or parts < 2 or head.startswith(GZIP_MAGIC):
+                return []
+            if not head.lstrip().startswith(b"{") or not NdjsonSource()._is_line(head.lstrip()):
+                return []
+            cuts = [0]
+            for i in range(1, parts):
+                fh.seek(size * i // parts)
+                fh.readline()  # finish the line the cut fell in
+                pos = fh.tell()
+                if cuts[-1] < pos < size:
+                    cuts.append(pos)
+            cuts.append(size)
+            # Line numbers of each cut: count newlines block by block (memchr speed).
+            ranges = []
+            fh.seek(0)
+            line, pos = 1, 0
+            for start, end in pairwise(cuts):
+                while pos < start:
+                    block = fh.read(min(BLOCK, start - pos))
+                    line += block.count(b"\n")
+                    pos += len(block)
+                ranges.append((start, end, line))
+            return ranges
+    except OSError:
+        return []
