@@ -162,3 +162,41 @@ def test_lines_spanning_read_blocks(tmp_path: Path, packed: bool) -> None:
     ids, log = read(path, NdjsonSource(max_line=1_500_000))
     assert ids == [1, 4]
     assert [where for where, _ in problems(log)] == ["line 2", "line 3"]
+
+
+@pytest.mark.parametrize("parts", [2, 3, 7])
+def test_split_ranges_read_the_same_records_with_the_same_line_numbers(
+    tmp_path: Path, parts: int
+) -> None:
+    from floodwall.ingest.json_source import split_ndjson
+
+    lines = [b'{"n": %d, "pad": "%s"}' % (i, b"x" * (i % 37)) for i in range(1, 501)]
+    lines[100] = b"{broken"
+    path = tmp_path / "big.ndjson"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    whole_log, part_log = IntakeLog(), IntakeLog()
+    whole = [(r.origin.record_id, r.data) for r in NdjsonSource().read(str(path), whole_log)]
+    ranges = split_ndjson(str(path), parts, min_bytes=0)
+    assert len(ranges) == parts and ranges[0][0] == 0 and ranges[-1][1] == path.stat().st_size
+    pieces = [
+        (r.origin.record_id, r.data)
+        for start, end, first in ranges
+        for r in NdjsonSource().read_range(str(path), start, end, first, part_log)
+    ]
+    assert pieces == whole and len(whole) == 499
+    assert (
+        [p.where for p in part_log.problems]
+        == [p.where for p in whole_log.problems]
+        == ["line 101"]
+    )
+
+
+def test_split_refuses_gzip_and_small_files(tmp_path: Path) -> None:
+    from floodwall.ingest.json_source import split_ndjson
+
+    small = tmp_path / "small.ndjson"
+    small.write_bytes(b'{"a": 1}\n' * 10)
+    gz = tmp_path / "big.ndjson.gz"
+    gz.write_bytes(gzip.compress(b'{"a": 1}\n' * 10))
+    assert split_ndjson(str(small), 4) == []
+    assert split_ndjson(str(gz), 4, min_bytes=0) == []
