@@ -7,6 +7,7 @@ json, csv) go to stdout and everything else to stderr, so output can be piped.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from pathlib import Path
@@ -105,6 +106,10 @@ def run(args: argparse.Namespace) -> int:
     if not engine.rules:
         return _fail(err, "no rule could be loaded:\n" + "\n".join(p.reason for p in problems[:10]))
     plan = HuntPlan(engine, ruleset.correlations, Severity.parse(args.min_level))
+    # The compiled rules are hundreds of thousands of long-lived objects: keep the cyclic
+    # garbage collector from walking them again and again while events stream through.
+    gc.collect()
+    gc.freeze()
 
     writer: Writer
     if args.format == "jsonl":

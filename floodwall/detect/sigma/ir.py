@@ -27,7 +27,7 @@ from typing import Any
 Node = tuple[Any, ...]
 
 #: Bumped whenever the compiled form changes, so stale caches are rebuilt.
-IR_VERSION = 7
+IR_VERSION = 9
 
 
 @dataclass(frozen=True, slots=True)

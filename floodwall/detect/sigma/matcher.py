@@ -117,13 +117,9 @@ def build(node: Node, hs: HyperscanCache | None = None) -> Check:
     hs = hs or HyperscanCache()
     kind = node[0]
     if kind == "and":
-        parts = tuple(build(n, hs) for n in node[1])
-        return lambda c: all(p(c) for p in parts)
+        return _all_of(tuple(build(n, hs) for n in node[1]))
     if kind == "or":
-        parts = _grouped_or(node[1], hs)
-        if len(parts) == 1:
-            return parts[0]
-        return lambda c: any(p(c) for p in parts)
+        return _any_of(_grouped_or(node[1], hs))
     if kind == "not":
         inner = build(node[1], hs)
         return lambda c: not inner(c)
@@ -191,6 +187,50 @@ def _field_any(name: str, tests: list[tuple[str, str]]) -> Check:
     return check
 
 
+# Plain loops and two-way specialisations: a generator per ``all``/``any`` call costs
+# more than the tests themselves on the hot path.
+def _all_of(parts: tuple[Check, ...]) -> Check:
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) == 2:
+        a, b = parts
+        return lambda c: a(c) and b(c)
+
+    def check(c: Ctx) -> bool:
+        for p in parts:
+            if not p(c):
+                return False
+        return True
+
+    return check
+
+
+def _any_of(parts: tuple[Check, ...]) -> Check:
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) == 2:
+        a, b = parts
+        return lambda c: a(c) or b(c)
+
+    def check(c: Ctx) -> bool:
+        for p in parts:
+            if p(c):
+                return True
+        return False
+
+    return check
+
+
+def _each(values: Callable[[Ctx], tuple[str, ...]], test: Callable[[str], bool]) -> Check:
+    def check(c: Ctx) -> bool:
+        for v in values(c):
+            if test(v):
+                return True
+        return False
+
+    return check
+
+
 def _string_test(m: tuple[Any, ...]) -> Callable[[str], bool]:
     _, kind, text, cased = m[:4]
     if kind == "eq":
@@ -211,14 +251,20 @@ def _field(name: str, m: tuple[Any, ...], hs: HyperscanCache) -> Check:
     if kind == "str":
         test = _string_test(m)
         if m[3] or m[1] == "glob":  # cased, or a regex that folds case itself
-            return lambda c: any(test(v) for v in c.strs(name))
-        return lambda c: any(test(v) for v in c.lows(name))
+            return _each(lambda c: c.strs(name), test)
+        return _each(lambda c: c.lows(name), test)
     if kind == "re":
-        search = regex_search(m[1], m[2], hs)
-        return lambda c: any(search(v) for v in c.strs(name))
+        return _each(lambda c: c.strs(name), regex_search(m[1], m[2], hs))
     if kind == "num":
         want = float(m[1])
-        return lambda c: any(_as_number(v) == want for v in _values(c.fields.get(name)))
+
+        def number(c: Ctx) -> bool:
+            v = c.fields.get(name)
+            if type(v) is int:  # EventID and friends: the common case, no conversion
+                return v == want
+            return any(_as_number(x) == want for x in _values(v))
+
+        return number
     if kind == "bool":
         text = "true" if m[1] else "false"
         return lambda c: any(v == text for v in c.lows(name))

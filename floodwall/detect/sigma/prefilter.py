@@ -29,6 +29,9 @@ class HyperscanCache:
     def _load_or_build(self, key_text: str, build: Callable[[], Any]) -> Any:
         key = hashlib.sha256(key_text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
         path = self.cache_dir / "hyperscan" / f"{key}.hsdb" if self.cache_dir else None
+        refused = path.with_suffix(".refused") if path is not None else None
+        if refused is not None and refused.exists():
+            return None  # Hyperscan refused it before (after trying for seconds, at times)
         if path is not None and path.exists():
             try:
                 db = hyperscan.loadb(path.read_bytes(), mode=hyperscan.HS_MODE_BLOCK)
@@ -38,6 +41,9 @@ class HyperscanCache:
             except Exception:  # a torn or foreign file: rebuild it
                 path.unlink(missing_ok=True)
         db = build()
+        if refused is not None and db is None:
+            refused.parent.mkdir(parents=True, exist_ok=True)
+            refused.touch()
         if path is not None and db is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
