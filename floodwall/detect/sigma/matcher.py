@@ -141,8 +141,11 @@ def _grouped_or(children: tuple[Node, ...], hs: HyperscanCache) -> tuple[Check, 
     instead of 100 Python calls."""
     groups: dict[str, list[tuple[str, str]]] = {}
     rest: list[Check] = []
+    numbers: dict[str, list[float]] = {}
     for child in children:
-        if (
+        if child[0] == "field" and child[2][0] == "num":
+            numbers.setdefault(child[1], []).append(float(child[2][1]))
+        elif (
             child[0] == "field"
             and child[2][0] == "str"
             and not child[2][3]
@@ -153,7 +156,24 @@ def _grouped_or(children: tuple[Node, ...], hs: HyperscanCache) -> tuple[Check, 
             rest.append(build(child, hs))
     for name, tests in groups.items():
         rest.insert(0, _field_any(name, tests))
+    for name, wanted in numbers.items():
+        rest.insert(0, _number_in(name, frozenset(wanted)))
     return tuple(rest)
+
+
+def _number_in(name: str, wanted: frozenset[float]) -> Check:
+    """Field equals one of ``wanted`` numerically (``DestinationPort: [4444, 8080]``)."""
+    texts = frozenset(str(int(w)) if w.is_integer() else str(w) for w in wanted)
+
+    def check(c: Ctx) -> bool:
+        v = c.fields.get(name)
+        if type(v) is int:
+            return v in wanted
+        if type(v) is str and v in texts:
+            return True
+        return any(_as_number(x) in wanted for x in _values(v))
+
+    return check
 
 
 def _field_any(name: str, tests: list[tuple[str, str]]) -> Check:
@@ -256,15 +276,7 @@ def _field(name: str, m: tuple[Any, ...], hs: HyperscanCache) -> Check:
     if kind == "re":
         return _each(lambda c: c.strs(name), regex_search(m[1], m[2], hs))
     if kind == "num":
-        want = float(m[1])
-
-        def number(c: Ctx) -> bool:
-            v = c.fields.get(name)
-            if type(v) is int:  # EventID and friends: the common case, no conversion
-                return v == want
-            return any(_as_number(x) == want for x in _values(v))
-
-        return number
+        return _number_in(name, frozenset([float(m[1])]))
     if kind == "bool":
         text = "true" if m[1] else "false"
         return lambda c: any(v == text for v in c.lows(name))
