@@ -9,6 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from floodwall.detect.sigma.loader import SIGMAHQ_BLOB, RuleDir
+from floodwall.store.db import default_data_dir
 
 
 def bundled_data() -> Path:
@@ -25,13 +26,6 @@ def default_rule_dirs() -> list[RuleDir]:
     ]
 
 
-def _default_data_dir() -> Path:
-    if os.environ.get("FLOODWALL_DATA"):
-        return Path(os.environ["FLOODWALL_DATA"])
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "floodwall"
-
-
 def _default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "floodwall"
@@ -41,7 +35,7 @@ def _default_cache_dir() -> Path:
 class Settings:
     """Where Floodwall keeps its store and caches, and values for rule placeholders."""
 
-    data_dir: Path = field(default_factory=_default_data_dir)
+    data_dir: Path = field(default_factory=default_data_dir)
     cache_dir: Path = field(default_factory=_default_cache_dir)
     placeholders: dict[str, tuple[str, ...]] = field(default_factory=dict)
 

@@ -26,7 +26,7 @@ from floodwall.hunt.summary import HuntSummary, print_summary
 from floodwall.ingest.base import InputError
 from floodwall.ingest.intake import IntakeLog
 from floodwall.ingest.paths import expand_inputs
-from floodwall.records import Event, Severity
+from floodwall.records import Severity
 from floodwall.settings import Settings, default_rule_dirs
 from floodwall.store.alerts import AlertStore
 from floodwall.store.db import open_store
@@ -49,7 +49,8 @@ def register(sub: Any) -> None:
     p.add_argument("--format", choices=["table", "json", "jsonl", "csv"], default="table")
     p.add_argument("--min-level", choices=LEVELS, default="informational",
                    help="report only rules of this level or above")  # fmt: skip
-    p.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, metavar="N",
+                   help="worker processes (default: one per core)")  # fmt: skip
     p.add_argument("--verbose", "-v", action="store_true",
                    help="list every rule not loaded and every damaged record")  # fmt: skip
     p.add_argument("--data", type=Path, metavar="DIR", help="data directory (store, config)")
@@ -131,7 +132,6 @@ def run(args: argparse.Namespace) -> int:
 
     summary = HuntSummary()
     intake = IntakeLog()
-    fed: list[tuple[str, Event]] = []
     units = plan_units(inputs, args.workers)
     clock = Clock()
     progress = Progress(
@@ -147,16 +147,17 @@ def run(args: argparse.Namespace) -> int:
         writer.write(result.findings)
         if alerts is not None:
             alerts.add_findings(hunt_id, result.findings)
-        fed.extend(result.correlated)
-        progress.update(task, advance=sizes.pop(0), events=summary.events, matches=summary.matches)
+        for rule_id, event in result.correlated:
+            plan.correlations.feed(rule_id, event)
+        progress.update(task, advance=result.size, events=summary.events, matches=summary.matches)
 
     try:
         with progress:
-            sizes = [max(u.size, 1) for u in units]  # bytes: the bar moves with the input read
-            task = progress.add_task("hunt", total=sum(sizes), events=0, matches=0)
+            # The bar moves with the bytes of input finished.
+            task = progress.add_task("hunt", total=sum(u.size for u in units), events=0, matches=0)
             run_units(plan, units, args.workers, on_unit)
-        if fed or ruleset.correlations:
-            correlated = correlate(plan, iter(fed))
+        if ruleset.correlations:
+            correlated = correlate(plan)
             summary.add(correlated)
             writer.write(correlated)
             if alerts is not None:

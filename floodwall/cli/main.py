@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -40,6 +41,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("floodwall: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (``floodwall hunt ... | head``): not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as exc:  # never a traceback for users; FLOODWALL_DEBUG=1 shows it
+        if os.environ.get("FLOODWALL_DEBUG"):
+            raise
+        print(f"floodwall: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print("floodwall: set FLOODWALL_DEBUG=1 to see where it happened", file=sys.stderr)
+        return EXIT_USAGE
     return code
 
 

@@ -145,10 +145,15 @@ def key_fields(f: Finding, width: int = 90) -> str:
 
 
 class TableWriter:
-    """Rich table of matches (time, host, level, rule, ATT&CK, key fields)."""
+    """Rich table of matches (time, host, level, rule, ATT&CK, key fields).
 
-    def __init__(self, console: Console) -> None:
+    A table is laid out once all its rows are known, so it holds at most ``limit`` rows:
+    memory stays flat however many matches a hunt finds; the summary counts them all.
+    """
+
+    def __init__(self, console: Console, limit: int = 1000) -> None:
         self.console = console
+        self.limit = limit
         self.table = Table(title="Floodwall hunt: matches", show_lines=False, expand=True)
         for name, kw in (
             ("Time", {"no_wrap": True}),
@@ -164,6 +169,8 @@ class TableWriter:
     def write(self, findings: Iterable[Finding]) -> None:
         for f in findings:
             self.rows += 1
+            if self.rows > self.limit:
+                continue
             e = f.event
             self.table.add_row(
                 (e.timestamp or "")[:19] if e else str(f.evidence.get("first", ""))[:19],
@@ -177,3 +184,8 @@ class TableWriter:
     def close(self) -> None:
         if self.rows:
             self.console.print(self.table)
+        if self.rows > self.limit:
+            self.console.print(
+                f"[yellow]{self.rows - self.limit:,} more match(es) not shown;[/] "
+                "--format jsonl or csv gives them all"
+            )

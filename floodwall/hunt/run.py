@@ -26,6 +26,9 @@ from floodwall.ingest.json_source import NdjsonSource, split_ndjson
 from floodwall.normalize.dispatch import normalize
 from floodwall.records import Event, Finding, RuleRef, Severity
 
+#: Events per result handed on: bounds the findings held at once.
+BATCH = 5000
+
 
 @dataclass(frozen=True)
 class Unit:
@@ -42,6 +45,7 @@ class UnitResult:
     """What a unit produced: findings, correlation feed, counts and damage."""
 
     path: str
+    size: int = 0  # bytes of input this result finishes (0 until a unit's last batch)
     findings: list[Finding] = field(default_factory=list)
     correlated: list[tuple[str, Event]] = field(default_factory=list)
     intake: IntakeLog = field(default_factory=IntakeLog)
@@ -72,17 +76,27 @@ class HuntPlan:
         ]
 
     def run_unit(self, unit: Unit) -> UnitResult:
-        """Hunt one input file. Damage goes to the result's intake log; nothing raises."""
-        out = UnitResult(unit.path)
+        """Hunt one input file (or range) whole, for a worker process."""
+        merged = UnitResult(unit.path, unit.size)
+        for r in self.iter_unit(unit):
+            merged.findings.extend(r.findings)
+            merged.correlated.extend(r.correlated)
+            merged.intake.merge(r.intake)
+            merged.events += r.events
+        return merged
+
+    def iter_unit(self, unit: Unit, batch: int = BATCH) -> Iterator[UnitResult]:
+        """Hunt one input file in batches of at most ``batch`` events, so that memory
+        stays flat however large the file. Damage goes to the intake; nothing raises."""
         engine, rules, refs, emit, feed = (
             self.engine, self.engine.rules, self._refs, self._emit, self._feed,
         )  # fmt: skip
-        intake = out.intake
-        events = 0
+        intake = IntakeLog()
         if unit.part is not None and isinstance(unit.source, NdjsonSource):
             records = unit.source.read_range(unit.path, *unit.part, intake)
         else:
             records = unit.source.read(unit.path, intake)
+        out = UnitResult(unit.path)
         for raw in records:
             try:
                 event = normalize(raw)
@@ -91,14 +105,19 @@ class HuntPlan:
                     unit.path, f"record {raw.origin.record_id}", f"cannot normalize: {exc}"
                 )
                 continue
-            events += 1
+            out.events += 1
             for i in engine.match(event):
                 if emit[i]:
                     out.findings.append(sigma_finding(rules[i], refs[i], event))
                 if feed[i]:
                     out.correlated.append((rules[i].id, event))
-        out.events = events
-        return out
+            if out.events >= batch:
+                yield out
+                out = UnitResult(unit.path)
+        # The source counts and reports as it is consumed: hand its log over at the end.
+        out.intake = intake
+        out.size = unit.size
+        yield out
 
 
 def plan_units(inputs: Sequence[tuple[str, Source]], workers: int) -> list[Unit]:
@@ -137,7 +156,8 @@ def run_units(
     global _PLAN
     if workers <= 1 or len(units) <= 1:
         for unit in units:
-            on_unit(plan.run_unit(unit))
+            for result in plan.iter_unit(unit):
+                on_unit(result)
         return
     _PLAN = plan
     try:
@@ -149,11 +169,9 @@ def run_units(
         _PLAN = None
 
 
-def correlate(plan: HuntPlan, fed: Iterator[tuple[str, Event]]) -> list[Finding]:
-    """Run the correlation rules over the base-rule matches of the whole hunt."""
+def correlate(plan: HuntPlan) -> list[Finding]:
+    """Run the correlation rules over the base-rule matches fed during the hunt."""
     specs = {s.id: s for s in plan.correlation_specs}
-    for rule_id, event in fed:
-        plan.correlations.feed(rule_id, event)
     out = []
     for match in plan.correlations.finish():
         spec = specs[match.spec_id]

@@ -162,3 +162,35 @@ def test_verbose_lists_rules_not_loaded(env: dict[str, str], tmp_path: Path) -> 
     assert r.returncode == 1
     assert "1 rule(s) not loaded" in r.stdout
     assert "broken.yml" in r.stdout
+
+
+def test_correlation_rule_end_to_end(env: dict[str, str], tmp_path: Path) -> None:
+    """Ten failed logons for alice within five minutes fire the brute-force correlation;
+    nine for bob do not; the base rule itself stays silent (generate: false)."""
+    rules = SAMPLES / "detect" / "sigma_correlation"
+    lines = []
+    for user, count in (("alice", 10), ("bob", 9)):
+        for i in range(count):
+            lines.append(json.dumps({
+                "EventID": 4625, "Channel": "Security", "Computer": "dc1",
+                "TargetUserName": user, "IpAddress": "203.0.113.7",
+                "@timestamp": f"2026-11-24T08:0{i // 6}:{(i % 6) * 10:02d}Z",
+            }))  # fmt: skip
+    logs = tmp_path / "logons.ndjson"
+    logs.write_text("\n".join(lines) + "\n")
+    r = hunt(
+        env,
+        "--no-default-rules",
+        "--rules",
+        str(rules),
+        "--format",
+        "jsonl",
+        "--no-store",
+        str(logs),
+    )
+    assert r.returncode == 1, r.stderr
+    objs = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [o["rule"]["title"] for o in objs] == ["Brute Force Against One Account"]
+    assert objs[0]["evidence"]["group"] == {"TargetUserName": "alice"}
+    assert objs[0]["evidence"]["count"] == 10
+    assert objs[0]["attack"] == ["T1110", "T1110.001"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -78,8 +79,19 @@ def _link(path: Path, d: RuleDir) -> str:
     return path.resolve().as_uri()
 
 
+def _compiler_fingerprint() -> bytes:
+    """The compiler's own source: a cache made by other code is never trusted."""
+    from floodwall.detect.sigma import anchors, compiler, correlation, ir
+
+    h = hashlib.sha256()
+    for module in (anchors, compiler, correlation, ir, sys.modules[__name__]):
+        h.update(Path(str(module.__file__)).read_bytes())
+    return h.digest()
+
+
 def _cache_key(files: list[tuple[Path, RuleDir]], placeholders: Mapping[str, Sequence[str]]) -> str:
     h = hashlib.sha256(f"{IR_VERSION}|{sigma.__name__}|{sorted(placeholders.items())}".encode())
+    h.update(_compiler_fingerprint())
     for p, d in files:
         st = p.stat()
         h.update(f"{p}|{st.st_size}|{st.st_mtime_ns}|{d.link_base}\n".encode())
@@ -124,6 +136,7 @@ def _compile_correlations(
     by_ref.update({r.id: r.path for r in rules})
     specs: list[CorrelationSpec] = []
     problems: list[RuleProblem] = []
+    seen: set[str] = set()
     for path in paths:
         try:
             docs = [d for d in yaml.safe_load_all(Path(path).read_text("utf-8")) if d]
@@ -141,11 +154,10 @@ def _compile_correlations(
             problems.append(RuleProblem(path, "", f"correlation cannot be resolved: {exc}"))
             continue
         for r in collection.rules:
-            if (
-                isinstance(r, SigmaCorrelationRule)
-                and r.source
-                and str(path).endswith(Path(str(r.source.path)).name)
-            ):
+            # A file pulled in for its base rules may hold correlations of its own:
+            # each correlation is compiled once.
+            if isinstance(r, SigmaCorrelationRule) and str(r.id) not in seen:
+                seen.add(str(r.id))
                 try:
                     specs.append(compile_correlation(r))
                 except (CorrelationCompileError, ValueError) as exc:
