@@ -98,15 +98,21 @@ def run(args: argparse.Namespace) -> int:
         placeholders=settings.placeholders,
         on_compile=compiling,
     )
+    # Rules below --min-level are not evaluated at all, unless a correlation needs them.
+    min_level = Severity.parse(args.min_level)
+    referenced = {ref for spec in ruleset.correlations for ref in spec.rule_refs}
+    wanted = [
+        r for r in ruleset.rules if Severity.parse(r.level) >= min_level or r.id in referenced
+    ]
     engine = SigmaEngine(
-        ruleset.rules,
+        wanted,
         LogSourceMap.load(),
         HyperscanCache(settings.cache_dir),
     )
     problems = ruleset.problems + engine.problems
     if not engine.rules:
         return _fail(err, "no rule could be loaded:\n" + "\n".join(p.reason for p in problems[:10]))
-    plan = HuntPlan(engine, ruleset.correlations, Severity.parse(args.min_level))
+    plan = HuntPlan(engine, ruleset.correlations, min_level)
     # The compiled rules are hundreds of thousands of long-lived objects: keep the cyclic
     # garbage collector from walking them again and again while events stream through.
     gc.collect()
@@ -185,6 +191,7 @@ def run(args: argparse.Namespace) -> int:
         skipped=inputs.skipped,
         seconds=clock.elapsed,
         verbose=args.verbose,
+        min_level=min_level,
     )
     if alerts is not None:
         info.print(f"Alerts kept in {settings.data_dir / 'floodwall.db'} (hunt {hunt_id}).")

@@ -52,12 +52,15 @@ def print_summary(
     skipped: list[tuple[str, str]],
     seconds: float,
     verbose: bool,
+    min_level: Severity = Severity.INFORMATIONAL,
 ) -> None:
     """Print the summary; losses (rules not loaded, damaged input) are never left out."""
     rate = s.events / seconds if seconds > 0 else 0.0
     console.print(
         f"[bold]Hunted {s.events:,} events[/] from {len(intake.received)} input(s) with "
-        f"{rules_loaded:,} rules in {seconds:.1f}s ({rate:,.0f} events/s): "
+        f"{rules_loaded:,} rules"
+        + (f" of level {min_level.label} and above" if min_level > Severity.INFORMATIONAL else "")
+        + f" in {seconds:.1f}s ({rate:,.0f} events/s): "
         f"[bold]{s.matches:,} match(es)[/]"
     )
     if s.matches:
