@@ -17,13 +17,17 @@ def bundled_data() -> Path:
     return Path(str(resources.files("floodwall").joinpath("data")))
 
 
-def default_rule_dirs() -> list[RuleDir]:
-    """SigmaHQ's rules, emerging threats and threat hunting rules, as bundled (DRL 1.1)."""
+#: The SigmaHQ folders that make the default rule set.
+RULE_SETS = ("rules", "rules-emerging-threats", "rules-threat-hunting")
+
+
+def default_rule_dirs(settings: Settings | None = None) -> list[RuleDir]:
+    """SigmaHQ's rules, emerging threats and threat hunting rules (DRL 1.1): the copy
+    ``floodwall rules update`` put in the data directory, else the bundled one."""
     root = bundled_data() / "sigma"
-    return [
-        RuleDir(root / d, SIGMAHQ_BLOB, root)
-        for d in ("rules", "rules-emerging-threats", "rules-threat-hunting")
-    ]
+    if settings is not None and (settings.data_dir / "sigma" / "rules").is_dir():
+        root = settings.data_dir / "sigma"
+    return [RuleDir(root / d, SIGMAHQ_BLOB, root) for d in RULE_SETS if (root / d).is_dir()]
 
 
 def _default_cache_dir() -> Path:

@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         return _fail(err, "--workers must be at least 1")
     settings = Settings.load(args.data)
 
-    dirs = [] if args.no_default_rules else default_rule_dirs()
+    dirs = [] if args.no_default_rules else default_rule_dirs(settings)
     for d in args.rules:
         path = Path(d)
         if not path.exists():
