@@ -26,7 +26,7 @@ from floodwall.detect.sigma.logsource import (
     Selector,
     UnmappedLogSource,
 )
-from floodwall.detect.sigma.matcher import Check, Ctx, as_strings, build
+from floodwall.detect.sigma.matcher import Check, Ctx, build, text_of
 from floodwall.detect.sigma.prefilter import HyperscanCache
 from floodwall.records import Event
 
@@ -192,12 +192,5 @@ def _scan_text(fields: Mapping[str, Any], only: frozenset[str]) -> bytes:
 
     Fields no rule reads (timestamps, channel names ...) would only add false hits.
     """
-    parts: list[str] = []
-    for k, v in fields.items():
-        if k not in only:
-            continue
-        if type(v) is str:
-            parts.append(v)
-        else:
-            parts.extend(as_strings(v))
-    return "\n".join(parts).lower().encode("utf-8", "surrogatepass")
+    text = "\n".join([text_of(v) for k, v in fields.items() if k in only])
+    return text.lower().encode("utf-8", "surrogatepass")
