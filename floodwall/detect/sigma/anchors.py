@@ -1,12 +1,15 @@
-"""Anchors: for each rule, a set of literals of which at least one must occur in an event.
+"""Anchors: for each rule, a set of field-qualified literals of which one must occur.
 
-The prefilter scans each event once for every anchor of every rule (Hyperscan), and only
-rules with an anchor present are evaluated. A rule with no usable anchor (only regexes,
-numbers, negations ...) is evaluated on every event of its log source.
+An anchor is ``(field, mode, text)``: the lowered value of ``field`` equals (``eq``),
+starts with (``sw``), ends with (``ew``) or contains (``ct``) ``text``; a keyword anchor
+has no field and may occur in any value. The prefilter (``engine.py``) finds every
+anchor of every rule in one Hyperscan pass over the event, and only rules with an
+anchor present are evaluated. A rule with no usable anchor (only numbers, negations,
+short infixes ...) is evaluated on every event of its log source.
 
-Soundness: every literal of a matcher that can only be true when that literal occurs in
-the (lowered) value is a valid anchor. For AND any one child's anchors suffice; for OR
-every child needs anchors, and their union is taken; NOT gives none.
+Soundness: an anchor of a matcher must hold whenever the matcher does. For AND any one
+child's anchors suffice; for OR every child needs anchors, and their union is taken;
+NOT gives none.
 """
 
 from __future__ import annotations
@@ -45,29 +48,44 @@ def is_selective(literal: str) -> bool:
     return len(literal) >= MIN_ANCHOR or not literal.isascii() or bool(RARE_CHARS & set(literal))
 
 
-def _weight(literal: str) -> int:
-    common = any(literal in value for value in common_values())
-    return len(literal) - (COMMON_PENALTY if common else 0)
+Anchor = tuple[str | None, str, str]  # (field or None for keywords, mode, lowered text)
+#: Whole-value tests pin a value down far more than an infix does.
+_MODE_BONUS = {"eq": 20, "sw": 10, "ew": 10, "ct": 0}
 
 
-def _quality(anchors: frozenset[str]) -> tuple[int, int]:
-    # Prefer the child whose weakest literal is longest and least common, then the
-    # smaller set.
+def _weight(anchor: Anchor) -> int:
+    _, mode, text = anchor
+    common = any(text in value for value in common_values())
+    return len(text) + _MODE_BONUS[mode] - (COMMON_PENALTY if common else 0)
+
+
+def _quality(anchors: frozenset[Anchor]) -> tuple[int, int]:
+    # Prefer the child whose weakest anchor is the most specific, then the smaller set.
     return (min(_weight(a) for a in anchors), -len(anchors))
 
 
-def node_anchors(node: Node) -> frozenset[str] | None:
+def _leaf_anchor(field: str | None, mode: str, text: str) -> frozenset[Anchor] | None:
+    # A whole-value test on a named field is exact however short its text; an infix
+    # (or any keyword) must be rare enough to filter.
+    if mode == "eq" and field is not None:
+        return frozenset([(field, mode, text)])
+    if text and (is_selective(text) or (mode != "ct" and field is not None)):
+        return frozenset([(field, mode, text)])
+    return None
+
+
+def node_anchors(node: Node) -> frozenset[Anchor] | None:
     """The anchor set of a detection node, or ``None`` if it cannot be filtered."""
     kind = node[0]
     if kind == "and":
-        best: frozenset[str] | None = None
+        best: frozenset[Anchor] | None = None
         for child in node[1]:
             got = node_anchors(child)
             if got is not None and (best is None or _quality(got) > _quality(best)):
                 best = got
         return best
     if kind == "or":
-        union: set[str] = set()
+        union: set[Anchor] = set()
         for child in node[1]:
             got = node_anchors(child)
             if got is None:
@@ -75,14 +93,22 @@ def node_anchors(node: Node) -> frozenset[str] | None:
             union |= got
         return frozenset(union)
     if kind in ("field", "kw"):
+        field = node[1] if kind == "field" else None
         matcher = node[-1]
         if matcher[0] == "re":
-            return regex_anchors(matcher[1], matcher[2])
+            literals = regex_anchors(matcher[1], matcher[2])
+            return frozenset((field, "ct", lit) for lit in literals) if literals else None
         if matcher[0] != "str":
             return None
-        literal = matcher[4] if matcher[1] == "glob" else matcher[2].lower()
-        return frozenset([literal]) if literal and is_selective(literal) else None
+        if matcher[1] == "glob":
+            return _leaf_anchor(field, "ct", matcher[4])
+        # Keywords are compiled as infix tests already (compiler.py).
+        return _leaf_anchor(field, matcher[1], matcher[2].lower())
     return None
+
+
+def _text_quality(literals: frozenset[str]) -> tuple[int, int]:
+    return _quality(frozenset((None, "ct", lit) for lit in literals))
 
 
 def regex_anchors(pattern: str, flags: int) -> frozenset[str] | None:
@@ -103,7 +129,7 @@ def _seq_anchors(items: list[tuple[Any, Any]]) -> frozenset[str] | None:
     def consider(found: frozenset[str] | None) -> None:
         nonlocal best
         selective = bool(found) and all(is_selective(a) for a in found or ())
-        if found and selective and (best is None or _quality(found) > _quality(best)):
+        if found and selective and (best is None or _text_quality(found) > _text_quality(best)):
             best = found
 
     for op, arg in items:

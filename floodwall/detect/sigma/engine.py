@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from floodwall.detect.sigma.anchors import Anchor
 from floodwall.detect.sigma.ir import CompiledRule, RuleProblem
 from floodwall.detect.sigma.logsource import (
     ANY_CHANNEL,
@@ -26,7 +27,7 @@ from floodwall.detect.sigma.logsource import (
     Selector,
     UnmappedLogSource,
 )
-from floodwall.detect.sigma.matcher import Check, Ctx, build, text_of
+from floodwall.detect.sigma.matcher import Check, Ctx, as_strings, build
 from floodwall.detect.sigma.prefilter import HyperscanCache
 from floodwall.records import Event
 
@@ -34,10 +35,9 @@ from floodwall.records import Event
 @dataclass(frozen=True, slots=True)
 class _Bucket:
     always: tuple[int, ...]  # rules of this log source without anchors
-    anchored: frozenset[int]  # rules of this log source with anchors in named fields
-    kw_anchored: frozenset[int]  # keyword rules with anchors: searched in every value
+    anchored: frozenset[int]  # rules of this log source with anchors
     aliases: tuple[tuple[str, str], ...]
-    scan_fields: frozenset[str]  # fields the anchored rules read
+    scan_fields: frozenset[str] | None  # fields its anchors name; None: all (keywords)
 
 
 class SigmaEngine:
@@ -75,49 +75,39 @@ class SigmaEngine:
         self._has_keywords = [_has_keywords(r.detection) for r in self.rules]
         self._aliases = logsources.aliases
         self._buckets: dict[tuple[str, int | None], _Bucket] = {}
-        field_rules = [i for i, r in enumerate(self.rules) if not self._has_keywords[i]]
-        kw_rules = [i for i, r in enumerate(self.rules) if self._has_keywords[i]]
-        self._db, self._pattern_rules = self._compile_prefilter(field_rules)
-        self._kw_db, self._kw_pattern_rules = self._compile_prefilter(kw_rules)
+        self._db, self._pattern_rules = self._compile_prefilter()
 
-    def _compile_prefilter(self, indexes: list[int]) -> tuple[Any, list[tuple[int, ...]]]:
-        by_literal: dict[str, list[int]] = {}
-        for i in indexes:
-            for lit in self.rules[i].anchors or ():
-                by_literal.setdefault(lit, []).append(i)
-        literals = sorted(by_literal)
-        pattern_rules = [tuple(by_literal[lit]) for lit in literals]
-        if not literals:
+    def _compile_prefilter(self) -> tuple[Any, list[tuple[int, ...]]]:
+        """One database of every rule's anchors; for each pattern, the rules it hits."""
+        by_anchor: dict[Anchor, list[int]] = {}
+        for i, rule in enumerate(self.rules):
+            for anchor in rule.anchors or ():
+                by_anchor.setdefault(anchor, []).append(i)
+        anchors = sorted(by_anchor, key=lambda a: (a[0] or "", a[1], a[2]))
+        pattern_rules = [tuple(by_anchor[a]) for a in anchors]
+        if not anchors:
             return None, pattern_rules
-        return self._hs.literals(literals), pattern_rules
+        return self._hs.patterns([anchor_pattern(a) for a in anchors]), pattern_rules
 
     def _bucket(self, channel: str, event_id: int | None) -> _Bucket:
         always: list[int] = []
         anchored: set[int] = set()
-        kw_anchored: set[int] = set()
         for i, selectors in enumerate(self._selectors):
             required = self.rules[i].event_ids
             if required is not None and event_id not in required:
                 continue
             if any(_accepts(s, channel, event_id) for s in selectors):
-                # Keyword rules may find their anchor in any field, so they are searched
-                # in all values; the others only in the fields rules name.
-                if not self.rules[i].anchors:
-                    always.append(i)
-                elif self._has_keywords[i]:
-                    kw_anchored.add(i)
-                else:
-                    anchored.add(i)
+                (anchored.add(i) if self.rules[i].anchors else always.append(i))
         aliases = self._aliases.get((channel, event_id or 0), ())
-        scan_fields: set[str] = set()
-        for i in anchored:
-            scan_fields.update(self.rules[i].fields)
+        # Keyword anchors may be in any value, so their buckets scan every field; the
+        # others scan only the fields rules name.
+        scan_fields = set().union(*(self.rules[i].fields for i in anchored))
+        keywords = any(self._has_keywords[i] for i in anchored)
         bucket = _Bucket(
             tuple(always),
             frozenset(anchored),
-            frozenset(kw_anchored),
             aliases,
-            frozenset(scan_fields),
+            None if keywords else frozenset(scan_fields),
         )
         self._buckets[(channel, event_id)] = bucket
         return bucket
@@ -136,22 +126,15 @@ class SigmaEngine:
         candidates: list[int] = list(bucket.always)
         if bucket.anchored and self._db is not None:
             hits: list[int] = []
-            text = _scan_text(fields, bucket.scan_fields)
+            text = scan_text(fields, bucket.scan_fields)
             self._db.scan(text, match_event_handler=_collect, context=hits)
             if hits:
                 anchored = bucket.anchored
                 pattern_rules = self._pattern_rules
-                seen = {r for h in hits for r in pattern_rules[h] if r in anchored}
-                candidates.extend(seen)
-        ctx = Ctx(fields)
-        if bucket.kw_anchored:
-            hits = []
-            text = ctx.all_text().encode("utf-8", "surrogatepass")
-            self._kw_db.scan(text, match_event_handler=_collect, context=hits)
-            kw_anchored, kw_rules = bucket.kw_anchored, self._kw_pattern_rules
-            candidates.extend({r for h in hits for r in kw_rules[h] if r in kw_anchored})
+                candidates.extend({r for h in hits for r in pattern_rules[h] if r in anchored})
         if not candidates:
             return []
+        ctx = Ctx(fields)
         checks = self._checks
         if channel == GENERIC:
             # A generic log carries no log source, so a rule only applies to an event that
@@ -187,10 +170,61 @@ def _has_keywords(node: Any) -> bool:
     return bool(node[0] == "kw")
 
 
-def _scan_text(fields: Mapping[str, Any], only: frozenset[str]) -> bytes:
-    """The values the bucket's rules read, lowered and joined: where anchors are searched.
+# Scan text layout: US FIELD RS value US FIELD RS value ... US, lowered. A pattern for a
+# field anchor starts at the field's tag and cannot cross the next US, so a literal is
+# only found in the field its rule names.
+US, RS = "\x1f", "\x1e"
 
-    Fields no rule reads (timestamps, channel names ...) would only add false hits.
-    """
-    text = "\n".join([text_of(v) for k, v in fields.items() if k in only])
+
+def scan_text(fields: Mapping[str, Any], only: frozenset[str] | None) -> bytes:
+    """The event's fields (those in ``only``, or all) in the tagged layout, lowered."""
+    items = fields.items() if only is None else [(k, v) for k, v in fields.items() if k in only]
+    if _FLAT_TYPES.issuperset(map(type, fields.values())):
+        # str, int, float, bool and None format as the matcher reads them ("None" only
+        # adds text no string test can need).
+        parts = [f"{k}{RS}{v}" for k, v in items]
+        segments = len(parts)
+    else:  # lists (tags ...): one segment per value
+        parts = [f"{k}{RS}{v}" if type(v) is not list else _segments(k, v) for k, v in items]
+        segments = len(parts) + sum(max(len(v), 1) - 1 for _, v in items if type(v) is list)
+    text = f"{US}{US.join(parts)}{US}"
+    # A separator inside a key or value (hostile input) would cut a field short and hide
+    # a literal behind it, so such events are rebuilt with the separators blanked.
+    if text.count(US) != segments + 1 or text.count(RS) != segments:
+        parts = [f"{_clean(k)}{RS}{_clean(s)}" for k, v in items for s in (as_strings(v) or ("",))]
+        text = f"{US}{US.join(parts)}{US}"
     return text.lower().encode("utf-8", "surrogatepass")
+
+
+_FLAT_TYPES = frozenset([str, int, float, bool, type(None)])
+
+
+def _segments(key: str, value: Any) -> str:
+    return US.join(f"{key}{RS}{s}" for s in (as_strings(value) or ("",)))
+
+
+def _clean(text: str) -> str:
+    return text.replace(US, " ").replace(RS, " ")
+
+
+def _pcre_literal(text: str) -> bytes:
+    """``text`` as a Hyperscan pattern matching exactly its UTF-8 bytes."""
+    return b"".join(b"\\x%02x" % byte for byte in text.encode("utf-8", "surrogatepass"))
+
+
+def anchor_pattern(anchor: Anchor) -> bytes:
+    """The Hyperscan pattern of an anchor in the tagged scan text."""
+    field, mode, text = anchor
+    lit = _pcre_literal(text)
+    if field is None:
+        return lit  # a keyword: anywhere in any value
+    tag = _pcre_literal(US + field.lower() + RS)
+    end = _pcre_literal(US)
+    value = b"[^\\x1f]*"
+    if mode == "eq":
+        return tag + lit + end
+    if mode == "sw":
+        return tag + lit
+    if mode == "ew":
+        return tag + value + lit + end
+    return tag + value + lit

@@ -27,7 +27,7 @@ from typing import Any
 Node = tuple[Any, ...]
 
 #: Bumped whenever the compiled form changes, so stale caches are rebuilt.
-IR_VERSION = 9
+IR_VERSION = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +58,8 @@ class CompiledRule:
     logsource: LogSource
     detection: Node
     fields: tuple[str, ...]  # every event field the detection reads, for evidence
-    anchors: frozenset[str] | None  # lowered literals of which one must occur; None = no filter
+    # (field or None, mode, lowered text) of which one must hold; None = no filter
+    anchors: frozenset[tuple[str | None, str, str]] | None
     event_ids: frozenset[int] | None = None  # EventIDs the detection requires
     generate: bool = True  # False when only a correlation rule may report it
 

@@ -1,7 +1,7 @@
-"""Thin adapter over Hyperscan: the prefilter's literal database and rule regexes.
+"""Thin adapter over Hyperscan: the prefilter's anchor database and rule regexes.
 
-Compiling ~17,000 literals, or a Unicode-aware regex, takes from tens of milliseconds
-to a second, so compiled databases are kept in the cache directory under the hash of
+Compiling ~17,000 anchor patterns, or a Unicode-aware regex, takes from tens of
+milliseconds to seconds, so compiled databases are kept in the cache directory under the hash of
 what they were compiled from, and read back on the next run.
 """
 
@@ -51,21 +51,20 @@ class HyperscanCache:
             os.replace(tmp, path)
         return db
 
-    def literals(self, literals: Sequence[str]) -> Any:
-        """A database reporting each literal (id = its index) at most once per scan."""
+    def patterns(self, patterns: Sequence[bytes]) -> Any:
+        """A database reporting each pattern (id = its index) at most once per scan."""
 
         def build() -> Any:
             db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
             db.compile(
-                expressions=[lit.encode("utf-8", "surrogatepass") for lit in literals],
-                ids=list(range(len(literals))),
-                elements=len(literals),
+                expressions=list(patterns),
+                ids=list(range(len(patterns))),
+                elements=len(patterns),
                 flags=hyperscan.HS_FLAG_SINGLEMATCH,
-                literal=True,
             )
             return db
 
-        return self._load_or_build("literals\0" + "\0".join(literals), build)
+        return self._load_or_build("patterns\0" + "\0".join(p.hex() for p in patterns), build)
 
     def regex(self, pattern: str, flags: int) -> Any | None:
         """A database for one regex with ``re``'s flags, or None if Hyperscan refuses it
