@@ -42,6 +42,9 @@ CASES = [
     (r"sel: {Image: 'C:\\*\\cmd.?xe'}" "\ncondition: sel", {"Image": "D:\\a\\cmd.exe"}, False),
     ("sel: {Image: 'a\\*b'}\ncondition: sel", {"Image": "a*b"}, True),
     ("sel: {Image: 'a\\*b'}\ncondition: sel", {"Image": "axxb"}, False),
+    ("sel: {Image: 'a*b'}\ncondition: sel", {"Image": "A\nB"}, True),
+    ("sel: {Image: '*abc'}\ncondition: sel", {"Image": "xabc\n"}, False),
+    ("sel: {Image: 'a?c*'}\ncondition: sel", {"Image": "abcd"}, True),
     # contains / startswith / endswith / all
     ("sel: {CommandLine|contains: ' -enc '}\ncondition: sel", {"CommandLine": "ps -ENC abc"}, True),
     (

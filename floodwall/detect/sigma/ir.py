@@ -27,7 +27,7 @@ from typing import Any
 Node = tuple[Any, ...]
 
 #: Bumped whenever the compiled form changes, so stale caches are rebuilt.
-IR_VERSION = 10
+IR_VERSION = 11
 
 
 @dataclass(frozen=True, slots=True)

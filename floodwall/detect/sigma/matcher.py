@@ -133,7 +133,7 @@ def build(node: Node, hs: HyperscanCache | None = None) -> Check:
         if m[1] == "ct" and "\0" not in m[2]:
             text = m[2]
             return lambda c: text in c.all_text()
-        test = _string_test(m)
+        test = _string_test(m, hs)
         return lambda c: any(test(v) for v in c.all_lows())
     if kind == "field":
         return _field(node[1], node[2], hs)
@@ -256,7 +256,7 @@ def _each(values: Callable[[Ctx], tuple[str, ...]], test: Callable[[str], bool])
     return check
 
 
-def _string_test(m: tuple[Any, ...]) -> Callable[[str], bool]:
+def _string_test(m: tuple[Any, ...], hs: HyperscanCache | None = None) -> Callable[[str], bool]:
     _, kind, text, cased = m[:4]
     if kind == "eq":
         return lambda v: v == text
@@ -266,15 +266,17 @@ def _string_test(m: tuple[Any, ...]) -> Callable[[str], bool]:
         return lambda v: v.endswith(text)
     if kind == "ct":
         return lambda v: text in v
+    # A wildcard pattern is a whole-value regex; Hyperscan runs it in linear time, where
+    # re.fullmatch on "*a*b*c" backtracks over a hostile 100 KB value.
     flags = re.DOTALL if cased else re.DOTALL | re.IGNORECASE
-    rx = re.compile(text, flags)
-    return lambda v: rx.fullmatch(v) is not None
+    # Python's \Z is PCRE's \z: the very end, not before a final newline.
+    return regex_search(rf"\A(?:{text})\Z", flags, hs or HyperscanCache(), rf"\A(?:{text})\z")
 
 
 def _field(name: str, m: tuple[Any, ...], hs: HyperscanCache) -> Check:
     kind = m[0]
     if kind == "str":
-        test = _string_test(m)
+        test = _string_test(m, hs)
         if m[3] or m[1] == "glob":  # cased, or a regex that folds case itself
             return _each(lambda c: c.strs(name), test)
         return _each(lambda c: c.lows(name), test)
@@ -311,7 +313,9 @@ def _stop(*_: Any) -> bool:
     return True  # the first match answers the question; stop scanning
 
 
-def regex_search(pattern: str, flags: int, hs: HyperscanCache) -> Callable[[str], bool]:
+def regex_search(
+    pattern: str, flags: int, hs: HyperscanCache, hs_pattern: str | None = None
+) -> Callable[[str], bool]:
     """``re.search`` semantics, run by Hyperscan where it can compile the pattern.
 
     Hyperscan scans in linear time, so an attacker's 100 KB command line cannot make a
@@ -324,7 +328,7 @@ def regex_search(pattern: str, flags: int, hs: HyperscanCache) -> Callable[[str]
 
     def database() -> Any:
         if not compiled:
-            compiled.append(hs.regex(pattern, flags))
+            compiled.append(hs.regex(hs_pattern or pattern, flags))
         return compiled[0]
 
     def search(v: str) -> bool:
