@@ -68,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     machine = args.format != "table"
     out_console = Console(highlight=False, soft_wrap=True)
+    if not out_console.is_terminal:
+        out_console.width = 200  # a table written to a file keeps its links on one line
     info = err if machine else out_console
     if args.workers < 1:
         return _fail(err, "--workers must be at least 1")

@@ -13,6 +13,7 @@ from typing import Any, Protocol, TextIO
 
 import msgspec
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from floodwall.records import Finding, Severity
@@ -174,11 +175,14 @@ class TableWriter:
             e = f.event
             self.table.add_row(
                 (e.timestamp or "")[:19] if e else str(f.evidence.get("first", ""))[:19],
-                (e.host_name or "") if e else "",
+                escape(e.host_name or "") if e else "",
                 f"[{LEVEL_STYLE[f.severity]}]{f.severity.label}[/]",
-                f.title,
+                # DRL 1.1: every match shown names the rule's author and links to it.
+                f"{escape(f.title)}\n[dim]{escape(f.rule.author)} · {escape(f.rule.link)}[/]"
+                if f.rule
+                else escape(f.title),
                 " ".join(f.attack),
-                key_fields(f),
+                escape(key_fields(f)),
             )
 
     def close(self) -> None:

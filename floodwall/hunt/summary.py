@@ -71,7 +71,7 @@ def print_summary(
         r.add_column("Rule")
         r.add_column("Matches", justify="right")
         for title, n in s.rules.most_common(15):
-            r.add_row(title, f"{n:,}")
+            r.add_row(escape(title), f"{n:,}")
         a = Table(title="By ATT&CK tactic", show_header=False)
         for tactic, n in s.tactics.most_common():
             a.add_row(tactic.replace("_", " "), f"{n:,}")
