@@ -160,7 +160,7 @@ class TableWriter:
             ("Time", {"no_wrap": True}),
             ("Host", {"no_wrap": True, "max_width": 18}),
             ("Level", {"no_wrap": True}),
-            ("Rule", {"ratio": 2}),
+            ("Rule", {"ratio": 2, "overflow": "fold"}),
             ("ATT&CK", {"max_width": 16}),
             ("Key fields", {"ratio": 3}),
         ):
@@ -178,7 +178,7 @@ class TableWriter:
                 escape(e.host_name or "") if e else "",
                 f"[{LEVEL_STYLE[f.severity]}]{f.severity.label}[/]",
                 # DRL 1.1: every match shown names the rule's author and links to it.
-                f"{escape(f.title)}\n[dim]{escape(f.rule.author)} · {escape(f.rule.link)}[/]"
+                f"{escape(f.title)}\n[dim]{escape(f.rule.author)}\n{escape(f.rule.link)}[/]"
                 if f.rule
                 else escape(f.title),
                 " ".join(f.attack),

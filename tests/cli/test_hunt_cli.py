@@ -132,7 +132,7 @@ def test_default_rules_on_real_evtx_table_and_store(env: dict[str, str]) -> None
     assert r.returncode == 1, r.stderr
     assert "By level" in r.stdout and "Top rules" in r.stdout and "By ATT&CK tactic" in r.stdout
     # DRL 1.1: each match shown carries its rule's author and link
-    assert "https://github.com/SigmaHQ/sigma/blob/master/rules/windows/" in r.stdout
+    assert "https://github.com/SigmaHQ/sigma/blob/master/rules" in r.stdout
     assert "rule(s) not loaded" in r.stdout  # placeholders without values are listed
     db = Path(env["FLOODWALL_DATA"]) / "floodwall.db"
     assert db.exists()

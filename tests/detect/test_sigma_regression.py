@@ -79,3 +79,13 @@ def test_rule_matches_its_sample(
             assert oracle == got, (
                 f"{sample.name}: {got} matches, want {want}; the SQL evaluator finds {oracle}"
             )
+
+
+def test_every_loaded_rule_builds(engine: tuple[SigmaEngine, RuleSet]) -> None:
+    """Rules are built lazily at their first candidate event: each must build."""
+    from floodwall.detect.sigma.matcher import build
+
+    eng, ruleset = engine
+    assert len(eng.rules) > 3000 and len(ruleset.problems) < 10
+    for rule in eng.rules:
+        assert callable(build(rule.detection)), rule.path

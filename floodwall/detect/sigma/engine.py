@@ -60,22 +60,29 @@ class SigmaEngine:
         self.rules: list[CompiledRule] = []
         self.problems: list[RuleProblem] = []
         self._selectors: list[tuple[Selector, ...]] = []
-        checks: list[Check] = []
         for rule in rules:
             try:
                 selectors = logsources.selectors(rule.logsource)
-                check = build(rule.detection, self._hs)
-            except (UnmappedLogSource, ValueError) as exc:
+            except UnmappedLogSource as exc:
                 self.problems.append(RuleProblem(rule.path, rule.title, str(exc)))
                 continue
             self.rules.append(rule)
             self._selectors.append(selectors)
-            checks.append(check)
-        self._checks = checks
+        # A rule's closure is built the first time it is a candidate: most rules never
+        # are in a given hunt, and building all 3,700 would cost half a second a run.
+        self._checks: list[Check] = [self._builder(i) for i in range(len(self.rules))]
         self._has_keywords = [_has_keywords(r.detection) for r in self.rules]
         self._aliases = logsources.aliases
         self._buckets: dict[tuple[str, int | None], _Bucket] = {}
         self._db, self._pattern_rules = self._compile_prefilter()
+
+    def _builder(self, index: int) -> Check:
+        def first_call(ctx: Ctx) -> bool:
+            check = build(self.rules[index].detection, self._hs)
+            self._checks[index] = check
+            return check(ctx)
+
+        return first_call
 
     def _compile_prefilter(self) -> tuple[Any, list[tuple[int, ...]]]:
         """One database of every rule's anchors; for each pattern, the rules it hits."""
