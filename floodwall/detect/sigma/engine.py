@@ -216,7 +216,8 @@ def _clean(text: str) -> str:
 
 def _pcre_literal(text: str) -> bytes:
     """``text`` as a Hyperscan pattern matching exactly its UTF-8 bytes."""
-    return b"".join(b"\\x%02x" % byte for byte in text.encode("utf-8", "surrogatepass"))
+    data = text.encode("utf-8", "surrogatepass")
+    return ("\\x" + data.hex(" ").replace(" ", "\\x")).encode("ascii") if data else b""
 
 
 def anchor_pattern(anchor: Anchor) -> bytes:
