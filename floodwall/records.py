@@ -153,3 +153,63 @@ class Campaign:
     alert_ids: tuple[str, ...]
     first_seen: str
     last_seen: str
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A link in a message: where it really goes, and the text shown for it."""
+
+    url: str
+    text: str = ""  # the anchor text of an HTML link, "" for a bare URL
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """One file carried by a message, or found inside another attachment (an archive).
+
+    ``path`` names it from the top: ``invoice.zip/docs/invoice.pdf.exe``; ``depth`` is 0
+    for a MIME part and grows by one per archive level. ``data`` is kept so detectors
+    can look inside (they do no I/O); it is capped by the archive limits.
+    """
+
+    name: str
+    path: str
+    depth: int
+    size: int
+    sha256: str
+    declared_type: str  # the MIME Content-Type, or "" inside archives
+    true_type: str  # from the content's magic: "pe", "zip", "ole", "pdf", "lnk", ...
+    data: bytes = b""
+    encrypted: bool = False  # an archive (or member) that could not be opened for a password
+    password: str = ""  # the password from the message body that opened it, if any
+    problems: tuple[str, ...] = ()  # limits hit or damage met while unpacking it
+
+
+@dataclass(frozen=True, slots=True)
+class MailMessage:
+    """One message, parsed: the headers detectors read, the text, links and files.
+
+    ``unscannable`` lists why the message could not be fully scanned (a bomb, nesting,
+    truncated MIME ...); the policy decides what happens to such a message.
+    """
+
+    origin: Origin
+    message_id: str
+    sha256: str
+    headers: tuple[tuple[str, str], ...]  # (name lowered, decoded value), in order
+    from_addr: str  # the address in From (lowered), "" if none
+    from_name: str  # the display name in From
+    reply_to: tuple[str, ...] = ()
+    return_path: str = ""
+    to: tuple[str, ...] = ()  # To and Cc addresses (recipients of the envelope differ)
+    subject: str = ""
+    text: str = ""  # the plain text, and the HTML turned to text
+    html: str = ""
+    links: tuple[Link, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+    unscannable: tuple[str, ...] = ()
+
+    def header(self, name: str) -> tuple[str, ...]:
+        """Every value of header ``name`` (any case)."""
+        lowered = name.lower()
+        return tuple(v for k, v in self.headers if k == lowered)
