@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from floodwall.detect.mail import PHISHING_DETECTORS
 from floodwall.detect.sigma.correlation import CorrelationEngine
 from floodwall.detect.sigma.engine import SigmaEngine
 from floodwall.ingest.paths import SOURCES
+from floodwall.mail.detectors import ATTACHMENT_DETECTORS
 from floodwall.normalize.dispatch import NORMALIZERS
 from floodwall.registry import Registry
 
 #: Log detectors: the Sigma engine, and correlation over its matches.
 DETECTORS: Registry[Any] = Registry("detector", (SigmaEngine, CorrelationEngine))
 
-REGISTRIES: tuple[Registry[Any], ...] = (SOURCES, NORMALIZERS, DETECTORS)
+#: Mail detectors: attachments first, then phishing and impersonation.
+MAIL_DETECTORS: Registry[Any] = Registry(
+    "mail_detector", (*ATTACHMENT_DETECTORS, *PHISHING_DETECTORS)
+)
+
+REGISTRIES: tuple[Registry[Any], ...] = (SOURCES, NORMALIZERS, DETECTORS, MAIL_DETECTORS)

@@ -42,6 +42,8 @@ class Settings:
     data_dir: Path = field(default_factory=default_data_dir)
     cache_dir: Path = field(default_factory=_default_cache_dir)
     placeholders: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    own_domains: tuple[str, ...] = ()  # the organisation's mail domains (lookalike checks)
+    executives: tuple[str, ...] = ()  # names display-name impersonation looks for
 
     @classmethod
     def load(cls, data_dir: Path | None = None) -> Settings:
@@ -52,8 +54,11 @@ class Settings:
             return base
         doc = tomllib.loads(config.read_text(encoding="utf-8"))
         ph = doc.get("placeholders", {})
+        mail = doc.get("mail", {})
         return cls(
             data_dir=base.data_dir,
             cache_dir=Path(doc.get("cache_dir", base.cache_dir)),
             placeholders={str(k): tuple(str(x) for x in v) for k, v in ph.items()},
+            own_domains=tuple(str(d) for d in mail.get("own_domains", ())),
+            executives=tuple(str(n) for n in mail.get("executives", ())),
         )

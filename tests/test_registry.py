@@ -11,12 +11,24 @@ import pytest
 from floodwall.plugins import REGISTRIES
 
 TESTS = Path(__file__).resolve().parent
+STAGE_DIR = {
+    "source": "ingest",
+    "normalizer": "normalize",
+    "detector": "detect",
+    "mail_detector": "detect/mail",
+}
+
+
+def plugin_name(plugin: Any) -> str:
+    """Sources, normalizers and log detectors have a ``name``; mail detectors an ``id``."""
+    return str(getattr(plugin, "name", None) or plugin.id.removeprefix("mail."))
+
+
 PLUGINS = [
-    pytest.param(registry.stage, plugin, id=f"{registry.stage}:{plugin.name}")
+    pytest.param(registry.stage, plugin, id=f"{registry.stage}:{plugin_name(plugin)}")
     for registry in REGISTRIES
     for plugin in registry
 ]
-STAGE_DIR = {"source": "ingest", "normalizer": "normalize", "detector": "detect"}
 
 
 def test_every_stage_has_plugins() -> None:
@@ -38,11 +50,11 @@ def test_plugin_has_a_test(stage: str, plugin: Any) -> None:
 
 @pytest.mark.parametrize(("stage", "plugin"), PLUGINS)
 def test_plugin_has_a_sample(stage: str, plugin: Any) -> None:
-    sample = TESTS / "samples" / STAGE_DIR[stage] / plugin.name
+    sample = TESTS / "samples" / STAGE_DIR[stage] / plugin_name(plugin)
     assert sample.is_dir() and any(sample.iterdir()), f"no sample in {sample}"
 
 
 def test_plugin_names_are_unique() -> None:
     for registry in REGISTRIES:
-        names = [p.name for p in registry]
+        names = [plugin_name(p) for p in registry]
         assert len(names) == len(set(names)), registry.stage

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from floodwall import __version__
 from floodwall.cli import hunt as hunt_cmd
+from floodwall.cli import mail as mail_cmd
 from floodwall.cli import rules as rules_cmd
 
 EXIT_USAGE = 2
@@ -28,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     hunt_cmd.register(sub)
     rules_cmd.register(sub)
+    mail_cmd.register(sub)
     return parser
 
 

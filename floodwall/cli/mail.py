@@ -1,0 +1,110 @@
+"""``floodwall mail scan``: verdicts for .eml, mbox, Maildir and directories of them.
+
+Exit codes: 0 every message accepted, 1 some message tagged or worse, 2 usage or
+input error. jsonl goes to stdout, one object per message; the summary to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from floodwall.ingest.base import InputError
+from floodwall.ingest.intake import IntakeLog
+from floodwall.ingest.mail_source import expand_mail_inputs
+from floodwall.mail.detectors import build_detectors
+from floodwall.mail.scan import ScanResult, result_object, scan_message
+from floodwall.normalize.mime import parse_message
+from floodwall.respond.policy import Policy, PolicyError
+from floodwall.settings import Settings
+
+VERDICT_STYLE = {
+    "accept": "green",
+    "tag": "yellow",
+    "quarantine": "bold red",
+    "reject": "bold white on red",
+}
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("mail", help="scan mail (.eml, mbox, Maildir) for malware and phishing")
+    msub = p.add_subparsers(dest="mail_command", metavar="ACTION", required=True)
+    scan = msub.add_parser("scan", help="give each message a verdict, score and symbols")
+    scan.add_argument(
+        "paths", nargs="+", metavar="PATH", help=".eml, mbox, Maildir, directory or -"
+    )
+    scan.add_argument("--format", choices=["table", "jsonl"], default="table")
+    scan.add_argument(
+        "--policy", type=Path, metavar="TOML", help="policy file (weights, thresholds)"
+    )
+    scan.add_argument("--data", type=Path, metavar="DIR", help="data directory")
+    scan.set_defaults(run=run_scan)
+
+
+def run_scan(args: argparse.Namespace) -> int:
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    settings = Settings.load(args.data)
+    policy_path = args.policy or (
+        settings.data_dir / "policy.toml" if (settings.data_dir / "policy.toml").exists() else None
+    )
+    try:
+        policy = Policy.load(policy_path)
+        inputs = expand_mail_inputs(list(args.paths))
+    except (PolicyError, InputError) as exc:
+        err.print(f"[red]floodwall mail scan:[/] {escape(str(exc))}")
+        return 2
+    detectors = build_detectors(settings)
+    encoder = msgspec.json.Encoder()
+    intake = IntakeLog()
+    verdicts: Counter[str] = Counter()
+    symbols: Counter[str] = Counter()
+    rows: list[ScanResult] = []
+    for path, source in inputs:
+        for raw in source.read(path, intake):
+            result = scan_message(parse_message(raw), detectors, policy)
+            verdicts[result.verdict.action] += 1
+            symbols.update(s.id for s in result.verdict.symbols)
+            if args.format == "jsonl":
+                sys.stdout.write(encoder.encode(result_object(result)).decode() + "\n")
+            elif len(rows) < 1000:
+                rows.append(result)
+    if args.format == "table":
+        console = Console(highlight=False)
+        if not console.is_terminal:
+            console.width = 200
+        _print_table(console, rows)
+    total = sum(verdicts.values())
+    err.print(
+        f"[bold]{total:,} message(s):[/] "
+        + ", ".join(f"{verdicts[a]:,} {a}" for a in ("accept", "tag", "quarantine", "reject"))
+    )
+    if symbols:
+        err.print("symbols: " + ", ".join(f"{k} {v:,}" for k, v in symbols.most_common(12)))
+    for prob in intake.problems[:20]:
+        err.print(escape(f"  damaged: {prob.path} {prob.where}: {prob.reason}"))
+    return 1 if total - verdicts["accept"] else 0
+
+
+def _print_table(console: Console, rows: list[ScanResult]) -> None:
+    table = Table(title="Floodwall mail scan", expand=True)
+    for name in ("Message", "From", "Subject", "Verdict", "Score", "Symbols"):
+        table.add_column(name, overflow="fold")
+    for r in rows:
+        v = r.verdict
+        table.add_row(
+            escape(f"{r.message.origin.path}#{r.message.origin.record_id}"),
+            escape(r.message.from_addr),
+            escape(r.message.subject[:80]),
+            f"[{VERDICT_STYLE[v.action]}]{v.action}[/]",
+            f"{v.score:g}",
+            escape("\n".join(f"{s.id} ({s.score:g}): {s.reason[:90]}" for s in v.symbols)),
+        )
+    console.print(table)

@@ -1,0 +1,41 @@
+"""Mail detectors: each reads one parsed ``MailMessage`` and names what it saw.
+
+The phishing and impersonation detectors below need reference data (the Public Suffix
+List, brands, shorteners, phrases); ``floodwall.detect.mail.reference`` loads it once and
+the caller passes it to their constructors. They do no I/O and hold no scores.
+"""
+
+from __future__ import annotations
+
+from floodwall.detect.mail.credential_wording import CredentialWordingDetector
+from floodwall.detect.mail.display_name_impersonation import DisplayNameImpersonationDetector
+from floodwall.detect.mail.ip_literal_url import IpLiteralUrlDetector
+from floodwall.detect.mail.link_text_mismatch import LinkTextMismatchDetector
+from floodwall.detect.mail.lookalike_domain import LookalikeDomainDetector
+from floodwall.detect.mail.reply_to_mismatch import ReplyToMismatchDetector
+from floodwall.detect.mail.return_path_mismatch import ReturnPathMismatchDetector
+from floodwall.detect.mail.url_shortener import UrlShortenerDetector
+
+#: Phishing and impersonation detectors (issue 3), in the order they run.
+PHISHING_DETECTORS: tuple[type, ...] = (
+    ReplyToMismatchDetector,
+    ReturnPathMismatchDetector,
+    DisplayNameImpersonationDetector,
+    LookalikeDomainDetector,
+    IpLiteralUrlDetector,
+    LinkTextMismatchDetector,
+    UrlShortenerDetector,
+    CredentialWordingDetector,
+)
+
+__all__ = [
+    "PHISHING_DETECTORS",
+    "CredentialWordingDetector",
+    "DisplayNameImpersonationDetector",
+    "IpLiteralUrlDetector",
+    "LinkTextMismatchDetector",
+    "LookalikeDomainDetector",
+    "ReplyToMismatchDetector",
+    "ReturnPathMismatchDetector",
+    "UrlShortenerDetector",
+]

@@ -1,0 +1,112 @@
+"""Host and domain helpers shared by the mail phishing detectors.
+
+Hosts are compared in their lowercase ASCII form (IDNA, RFC 5890/5891: ``xn--`` labels);
+``unicode_host`` gives the form a reader sees. The registered domain ("eTLD+1") comes
+from the Public Suffix List, https://publicsuffix.org/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from floodwall.records import MailMessage
+
+_LIST_TOKEN = re.compile(r"[\w.+-]*@?[a-z0-9-]+(?:\.[a-z0-9-]+)+", re.I)
+
+
+class SuffixList(Protocol):
+    """The part of ``publicsuffixlist.PublicSuffixList`` the detectors use."""
+
+    def privatesuffix(self, domain: str, accept_unknown: bool | None = None) -> str | None:
+        """The registered domain of ``domain``, or None when it is itself a suffix."""
+
+    def publicsuffix(self, domain: str, accept_unknown: bool | None = None) -> str | None:
+        """The public suffix of ``domain``."""
+
+
+def ascii_host(host: str) -> str:
+    """``host`` lowercased, without a trailing dot or stray quotes and brackets, with Unicode
+    labels IDNA-encoded."""
+    host = host.strip(" \t\r\n.<>\"'%`").lower()
+    if host.isascii():
+        return host
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return host
+
+
+def unicode_host(host: str) -> str:
+    """``host`` with its ``xn--`` labels decoded (RFC 3492 Punycode); bad labels stay as is."""
+    labels = []
+    for label in host.split("."):
+        if label.startswith("xn--"):
+            with contextlib.suppress(UnicodeError):
+                label = label.encode("ascii").decode("idna")
+        labels.append(label)
+    return ".".join(labels)
+
+
+def host_of(url: str) -> str:
+    """The host of ``url`` in lowercase ASCII (IDNA) form; ``""`` when there is none.
+
+    A URL without a scheme (``www.example.com/x``) is read as if it had one. An IPv6
+    literal comes back without its brackets (RFC 3986 §3.2.2).
+    """
+    url = url.strip()
+    if "://" not in url[:12]:
+        url = "//" + url
+    try:
+        netloc = urlsplit(url).netloc
+    except ValueError:
+        return ""
+    host = netloc.rpartition("@")[2]
+    if host.startswith("["):
+        return host[1 : host.find("]")].lower() if "]" in host else ""
+    return ascii_host(host.partition(":")[0].partition("\\")[0])
+
+
+def domain_of(addr: str) -> str:
+    """The domain of an email address (RFC 5322 addr-spec), lowercase ASCII; ``""`` if none."""
+    addr = addr.strip().strip("<>").strip()
+    if "@" not in addr:
+        return ""
+    return ascii_host(addr.rpartition("@")[2])
+
+
+def registered_domain(host: str, psl: SuffixList) -> str:
+    """The registered domain of ``host`` (``mail.google.co.uk`` -> ``google.co.uk``).
+
+    A host that is itself a public suffix, or an IP literal, is returned unchanged.
+    """
+    host = ascii_host(host)
+    if not host:
+        return ""
+    return psl.privatesuffix(host) or host
+
+
+def label_of(domain: str, psl: SuffixList) -> str:
+    """The registered label of ``domain``: ``google`` for ``google.co.uk``."""
+    suffix = psl.publicsuffix(domain) or ""
+    if suffix and domain.endswith("." + suffix):
+        return domain[: -len(suffix) - 1].rpartition(".")[2]
+    return domain.partition(".")[0]
+
+
+def list_domains(msg: MailMessage, psl: SuffixList) -> frozenset[str]:
+    """Registered domains of the mailing list that carried ``msg``, if any.
+
+    From List-Id (RFC 2919 ``<name.list.example.org>``), List-Post (RFC 2369
+    ``<mailto:list@example.org>``) and the older ezmlm/Yahoo Groups Mailing-List header.
+    """
+    found = set()
+    for name in ("list-id", "list-post", "mailing-list"):
+        for value in msg.header(name):
+            for token in _LIST_TOKEN.findall(value):
+                domain = token.rpartition("@")[2]
+                if "." in domain:
+                    found.add(registered_domain(domain, psl))
+    return frozenset(found)

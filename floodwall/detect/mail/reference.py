@@ -1,0 +1,157 @@
+"""Loaders for the bundled reference data of the phishing detectors (called once, at the edge).
+
+Detectors do no I/O: the caller loads these once and passes them to the constructors.
+The files live in ``floodwall/data/reference/`` with their license notes (README.md).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from publicsuffixlist import PublicSuffixList
+
+from floodwall.detect.mail.domains import SuffixList, label_of, registered_domain
+
+REFERENCE = Path(__file__).resolve().parents[2] / "data" / "reference"
+
+#: Labels of top sites that are plain words, not brands: a display name or domain
+#: containing "news" or "office" says nothing about who sent it.
+GENERIC_LABELS = frozenset(
+    {
+        "about",
+        "answers",
+        "archive",
+        "change",
+        "example",
+        "express",
+        "focus",
+        "forms",
+        "home",
+        "house",
+        "insider",
+        "list-manage",
+        "mail",
+        "metro",
+        "news",
+        "office",
+        "offset",
+        "safety",
+        "standard",
+        "storage",
+        "stuff",
+        "target",
+        "time",
+        "windows",
+        "wired",
+        "enable-javascript",
+        "over-blog",
+        "variety",
+        "nature",
+        "medium",
+        "mirror",
+        "impress",
+        "scoop",
+        "live",
+        "line",
+        "goal",
+        "opera",
+        "terra",
+        "independent",
+        "guardian",
+        "fortune",
+    }
+)
+
+#: Brands phished often but absent from the Moz top 500; used only when their domain is
+#: in the bundled Tranco top 10k (so the brand's own domains are known).
+PHISHED_BRANDS = (
+    "dhl",
+    "docusign",
+    "chase",
+    "wellsfargo",
+    "bankofamerica",
+    "americanexpress",
+    "usps",
+    "fedex",
+    "coinbase",
+    "binance",
+    "steamcommunity",
+    "roblox",
+    "intuit",
+    "citibank",
+    "sharepoint",
+    "onedrive",
+    "office365",
+    "mastercard",
+    "visa",
+    "hsbc",
+    "barclays",
+    "santander",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Brands:
+    """Well-known brands: each brand label with its own registered domains, and the
+    registered domains of all well-known sites (which are never lookalikes)."""
+
+    domains: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    known: frozenset[str] = frozenset()
+
+
+def load_psl(path: Path | None = None) -> PublicSuffixList:
+    """The bundled Public Suffix List (MPL-2.0), ICANN and private sections."""
+    with (path or REFERENCE / "public_suffix_list.dat").open("rb") as fh:
+        return PublicSuffixList(fh)
+
+
+def _lines(path: Path) -> list[str]:
+    """Non-empty lines of a text file, without ``#`` comments."""
+    text = path.read_text("utf-8")
+    return [s for line in text.splitlines() if (s := line.partition("#")[0].strip())]
+
+
+def load_brands(psl: SuffixList, folder: Path | None = None) -> Brands:
+    """Brands from the Moz top 500 (plus ``PHISHED_BRANDS``), known sites from Tranco top 10k."""
+    folder = folder or REFERENCE / "top_sites"
+    with (folder / "moz_top500_ranked.csv").open(encoding="utf-8", newline="") as fh:
+        moz = [registered_domain(row["domain"], psl) for row in csv.DictReader(fh)]
+    tranco = [registered_domain(d, psl) for d in _lines(folder / "tranco_top10k_unranked.txt")]
+    known = frozenset(d for d in [*moz, *tranco] if "." in d)
+    wanted = {label_of(d, psl) for d in moz if "." in d} | set(PHISHED_BRANDS)
+    by_label: dict[str, set[str]] = {}
+    for domain in known:
+        label = label_of(domain, psl)
+        if label in wanted and label not in GENERIC_LABELS:
+            by_label.setdefault(label, set()).add(domain)
+    return Brands({k: frozenset(v) for k, v in by_label.items()}, known)
+
+
+def load_shorteners(path: Path | None = None) -> frozenset[str]:
+    """Registered domains (or hosts) of URL shorteners, from ``shorteners.txt``."""
+    return frozenset(d.lower() for d in _lines(path or REFERENCE / "shorteners.txt"))
+
+
+def load_phrases(path: Path | None = None) -> dict[str, tuple[str, ...]]:
+    """Phishing phrases by category (``[credential]``, ``[urgency]`` ...) from the bundled file."""
+    out: dict[str, list[str]] = {}
+    category = "other"
+    for line in _lines(path or REFERENCE / "phishing_phrases.txt"):
+        if line.startswith("[") and line.endswith("]"):
+            category = line[1:-1].strip()
+        else:
+            out.setdefault(category, []).append(line.lower())
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def brand_names(brands: Brands, min_length: int = 5) -> tuple[str, ...]:
+    """Brand labels long enough to look for in display names (``paypal``, ``microsoft``)."""
+    return tuple(sorted(b for b in brands.domains if len(b) >= min_length))
+
+
+def as_domains(values: Iterable[str], psl: SuffixList) -> frozenset[str]:
+    """Registered domains of configured domains (the organisation's own, for instance)."""
+    return frozenset(registered_domain(v, psl) for v in values if v.strip())

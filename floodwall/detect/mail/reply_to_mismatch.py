@@ -1,0 +1,60 @@
+"""Reply-To that sends answers to another organisation than From."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from floodwall.detect.mail.domains import SuffixList, domain_of, list_domains, registered_domain
+from floodwall.records import Finding, MailMessage, Observable, Severity
+
+
+class ReplyToMismatchDetector:
+    """Reply-To sends answers to another domain than From (BEC, RFC 5322 §3.6.2).
+
+    RFC 5322 lets Reply-To name where replies go; a fraudster who spoofs or borrows a
+    From address uses it to receive the answers. Domains are compared as registered
+    domains (Public Suffix List), so ``mail.example.co.uk`` and ``example.co.uk`` agree.
+    A Reply-To to the mailing list that carried the message (List-Id, List-Post) is fine.
+    """
+
+    id: ClassVar[str] = "mail.reply_to_mismatch"
+    title: ClassVar[str] = "Reply-To differs from From"
+    severity: ClassVar[Severity] = Severity.MEDIUM
+    attack: ClassVar[tuple[str, ...]] = ("T1566",)
+
+    def __init__(self, psl: SuffixList) -> None:
+        """``psl``: the Public Suffix List (``reference.load_psl()``)."""
+        self.psl = psl
+
+    def detect(self, msg: MailMessage) -> list[Finding]:
+        """One finding naming every Reply-To address outside the From domain."""
+        sender = registered_domain(domain_of(msg.from_addr), self.psl)
+        if not sender:
+            return []
+        allowed = {sender} | list_domains(msg, self.psl)
+        others = [
+            a
+            for a in msg.reply_to
+            if (d := registered_domain(domain_of(a), self.psl)) and d not in allowed
+        ]
+        if not others:
+            return []
+        domains = sorted({registered_domain(domain_of(a), self.psl) for a in others})
+        return [
+            Finding(
+                id=self.id,
+                title=self.title,
+                severity=self.severity,
+                attack=self.attack,
+                evidence={
+                    "reason": f"Reply-To {', '.join(others)} is outside the From domain {sender}",
+                    "from": msg.from_addr,
+                    "reply_to": list(others),
+                    "from_domain": sender,
+                    "reply_to_domains": domains,
+                },
+                observables=tuple(Observable("email", a) for a in others)
+                + tuple(Observable("domain", d) for d in domains),
+                detector=self.id,
+            )
+        ]

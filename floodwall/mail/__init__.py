@@ -1,0 +1,1 @@
+"""``floodwall mail scan``: parse messages, run the mail detectors, let the policy decide."""

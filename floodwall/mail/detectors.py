@@ -1,0 +1,59 @@
+"""The mail detectors, built once per run with their reference data."""
+
+from __future__ import annotations
+
+from floodwall.detect.mail import (
+    CredentialWordingDetector,
+    DisplayNameImpersonationDetector,
+    IpLiteralUrlDetector,
+    LinkTextMismatchDetector,
+    LookalikeDomainDetector,
+    ReplyToMismatchDetector,
+    ReturnPathMismatchDetector,
+    UrlShortenerDetector,
+)
+from floodwall.detect.mail.dangerous_attachment import DangerousAttachmentDetector
+from floodwall.detect.mail.double_extension import DoubleExtensionDetector
+from floodwall.detect.mail.encrypted_archive import EncryptedArchiveDetector
+from floodwall.detect.mail.file_type_mismatch import FileTypeMismatchDetector
+from floodwall.detect.mail.html_credential_form import HtmlCredentialFormDetector
+from floodwall.detect.mail.html_smuggling import HtmlSmugglingDetector
+from floodwall.detect.mail.reference import (
+    as_domains,
+    load_brands,
+    load_phrases,
+    load_psl,
+    load_shorteners,
+)
+from floodwall.detect.mail.rtlo_filename import RtloFilenameDetector
+from floodwall.mail.scan import MailDetector
+from floodwall.settings import Settings
+
+ATTACHMENT_DETECTORS = (
+    DangerousAttachmentDetector,
+    DoubleExtensionDetector,
+    RtloFilenameDetector,
+    FileTypeMismatchDetector,
+    EncryptedArchiveDetector,
+    HtmlSmugglingDetector,
+    HtmlCredentialFormDetector,
+)
+
+
+def build_detectors(settings: Settings) -> list[MailDetector]:
+    """Every mail detector, with its reference data (bundled) and the organisation's own
+    domains and executives (``[mail]`` in ``DATA/floodwall.toml``)."""
+    psl = load_psl()
+    brands = load_brands(psl)
+    own = as_domains(settings.own_domains, psl)
+    phishing: list[MailDetector] = [
+        ReplyToMismatchDetector(psl),
+        ReturnPathMismatchDetector(psl),
+        DisplayNameImpersonationDetector(psl, brands, settings.executives, own),
+        LookalikeDomainDetector(psl, brands, own),
+        IpLiteralUrlDetector(),
+        LinkTextMismatchDetector(psl),
+        UrlShortenerDetector(psl, load_shorteners()),
+        CredentialWordingDetector(load_phrases()),
+    ]
+    return [cls() for cls in ATTACHMENT_DETECTORS] + phishing

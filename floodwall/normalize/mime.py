@@ -1,0 +1,288 @@
+"""Mail messages: MIME (RFC 2045-2049) parsed into a ``MailMessage``.
+
+The stdlib ``email`` package reads the structure with ``policy.compat32``: the
+default policy's header parser is pure Python and re-parses a header on every
+access (a 1 MiB Content-Type costs ~6 s per ``get_content_type()`` on 3.11), so
+header values are decoded here instead (``mime_text``). Attackers write the input
+(DESIGN.md, "Bad input and faults"): every limit hit and every damage that may
+hide content is listed in ``MailMessage.unscannable``, and no input makes
+``parse_message`` raise, hang or hold unbounded memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from email import errors, policy
+from email.message import Message
+from email.parser import BytesParser
+from email.utils import getaddresses, parseaddr
+
+from floodwall.ingest.mail_source import RawMail
+from floodwall.normalize import archives, filetype
+from floodwall.normalize.mime_text import (
+    bare_urls,
+    decode_header_value,
+    decode_text,
+    html_to_text,
+    passwords_in,
+    safe_name,
+)
+from floodwall.records import Attachment, Link, MailMessage
+
+ARCHIVE_TYPES = frozenset({"zip", "7z", "rar", "tar", "gzip", "bzip2", "xz", "iso"})
+_ADDRESS_CAP = 64 * 1024  # the address parser is pure Python; longer lists are not mail
+
+# Damage after which content may be missing (the rest, e.g. a header without a
+# colon, is minor and left to detectors).
+_LOSSY: dict[type[errors.MessageDefect], str] = {
+    errors.StartBoundaryNotFoundDefect: "truncated MIME: start boundary not found",
+    errors.CloseBoundaryNotFoundDefect: "truncated MIME: closing boundary not found",
+    errors.MultipartInvariantViolationDefect: "malformed MIME: multipart without parts",
+    errors.NoBoundaryInMultipartDefect: "malformed MIME: multipart without boundary",
+    errors.InvalidBase64LengthDefect: "damaged base64 content",
+}
+
+# Header blocks start the message and follow each line that starts with "--", a
+# possible boundary (RFC 2046 5.1.1). A field runs to the next line that does not
+# start with white space (RFC 5322 2.2.3).
+_BOUNDARY_LINE = re.compile(rb"\n--[^\r\n]*\r?\n")
+_FIELD_NAME = re.compile(rb"([!-9;-~]{1,998})[ \t]*:")
+_FIELD_END = re.compile(rb"\n(?![ \t])")
+
+
+@dataclass(frozen=True, slots=True)
+class MimeLimits:
+    """How much of one message is read; past a limit the message is unscannable."""
+
+    max_parts: int = 1000
+    max_depth: int = 30  # nested multiparts (and attached messages)
+    max_decoded: int = 256 << 20  # decoded bytes of all parts together
+    max_header: int = 1 << 20  # one header field; longer ones are cut
+    # Content-* fields (RFC 2045) are parsed for structure by code that is quadratic
+    # in the number of parameters; a real one is far shorter (RFC 5322 2.1.1: 998).
+    max_mime_header: int = 8 * 1024
+    max_headers: int = 10_000  # header fields of the message kept
+    max_links: int = 10_000
+    archive: archives.ArchiveLimits = field(default_factory=archives.ArchiveLimits)
+
+
+def cut_long_headers(data: bytes, cap: int, mime_cap: int) -> tuple[bytes, list[str]]:
+    """Cut every header field longer than ``cap`` bytes (Content-* ones: ``mime_cap``).
+
+    Done before the parser sees the data: a 100 MB header would otherwise be copied
+    several times and parsed field by field. Returns the data and a note per cut.
+    """
+    if len(data) <= min(cap, mime_cap):
+        return data, []
+    starts = [0]
+    starts.extend(m.end() for m in _BOUNDARY_LINE.finditer(data))
+    cuts: list[tuple[int, int, int]] = []
+    notes: list[str] = []
+    for pos in starts:
+        if pos == 0 and data.startswith(b"From "):  # an mbox envelope line (RFC 4155)
+            pos = data.find(b"\n") + 1 or len(data)
+        while (name := _FIELD_NAME.match(data, pos)) is not None:
+            found = _FIELD_END.search(data, pos)
+            end = found.start() + 1 if found else len(data)
+            label = name.group(1).decode("ascii").lower()
+            limit = mime_cap if label.startswith("content-") else cap
+            if end - pos > limit:
+                cuts.append((pos, end, limit))
+                notes.append(f"header {label} longer than {limit} bytes, cut")
+            pos = end
+    if not cuts:
+        return data, []
+    pieces: list[bytes] = []
+    last = 0
+    for pos, end, limit in cuts:
+        pieces.append(data[last:pos])
+        pieces.append(data[pos : pos + limit].rstrip(b"\r\n \t"))
+        pieces.append(b"\r\n" if data[end - 2 : end] == b"\r\n" else b"\n")
+        last = end
+    pieces.append(data[last:])
+    return b"".join(pieces), notes
+
+
+class _Scan:
+    """What one walk over the MIME tree collected."""
+
+    def __init__(self, limits: MimeLimits) -> None:
+        self.limits = limits
+        self.notes: list[str] = []
+        self.texts: list[str] = []
+        self.htmls: list[str] = []
+        self.links: list[Link] = []
+        self.attachments: list[Attachment] = []
+        self.decoded = 0
+
+    def walk(self, root: Message) -> None:
+        """Visit the parts depth first, in order, without recursion."""
+        stack: list[tuple[Message, int]] = [(root, 0)]
+        count = 0
+        while stack:
+            part, depth = stack.pop()
+            count += 1
+            if count > self.limits.max_parts:
+                self.notes.append(f"more than {self.limits.max_parts} MIME parts")
+                return
+            if part.is_multipart():
+                if depth >= self.limits.max_depth:
+                    self.notes.append(f"MIME nesting deeper than {self.limits.max_depth} levels")
+                else:
+                    children = part.get_payload()
+                    if isinstance(children, list):
+                        stack.extend((c, depth + 1) for c in reversed(children))
+            else:
+                self.leaf(part, count)
+            self.defects(part)
+
+    def defects(self, part: Message) -> None:
+        for defect in part.defects:
+            for kind, note in _LOSSY.items():
+                if isinstance(defect, kind):
+                    self.notes.append(note)
+
+    def leaf(self, part: Message, number: int) -> None:
+        """One part that holds content: body text, HTML, or an attachment."""
+        ctype = part.get_content_type()
+        filename = part.get_filename()  # RFC 2231 parameters, joined and decoded
+        if filename is not None:  # RFC 2047 words in a name are not standard, but common
+            filename = decode_header_value("filename", filename, self.notes)
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
+        if self.decoded + len(data) > self.limits.max_decoded:
+            self.notes.append(f"decoded MIME parts larger than {self.limits.max_decoded} bytes")
+            return
+        self.decoded += len(data)
+        inline = part.get_content_disposition() != "attachment"
+        if filename is None and inline and ctype in ("text/plain", "text/html"):
+            text = decode_text(data, part.get_content_charset(), f"part {number}", self.notes)
+            if ctype == "text/html":
+                self.htmls.append(text)
+                visible, links = html_to_text(text)
+                self.texts.append(visible)
+                self.links.extend(links)
+            else:
+                self.texts.append(text)
+            return
+        name, unsafe = safe_name(filename or "")
+        self.attachments.append(
+            Attachment(
+                name=name,
+                path=name or f"part{number}",
+                depth=0,
+                size=len(data),
+                sha256=hashlib.sha256(data).hexdigest(),
+                declared_type=ctype,
+                true_type=filetype.true_type(data, name),
+                data=data,
+                problems=("unsafe file name",) if unsafe else (),
+            )
+        )
+
+    def unpack(self, passwords: list[str]) -> None:
+        """Open the archives among the attachments, with the passwords of the text."""
+        for att in list(self.attachments):
+            if att.true_type in ARCHIVE_TYPES:
+                members, reasons = archives.unpack(
+                    att, passwords=passwords, limits=self.limits.archive
+                )
+                self.attachments.extend(members)
+                self.notes.extend(reasons)
+
+    def link_list(self) -> tuple[Link, ...]:
+        """HTML links, then bare URLs of the text not already linked; at most ``max_links``."""
+        seen: set[Link] = set()
+        urls: set[str] = set()
+        out: list[Link] = []
+        bare = (Link(url) for text in self.texts for url in bare_urls(text))
+        for link in (*self.links, *bare):
+            if link in seen or (not link.text and link.url in urls):
+                continue
+            if len(out) >= self.limits.max_links:
+                self.notes.append(f"more than {self.limits.max_links} links")
+                break
+            seen.add(link)
+            urls.add(link.url)
+            out.append(link)
+        return tuple(out)
+
+
+def _addresses(values: list[str]) -> tuple[str, ...]:
+    pairs = getaddresses([v[:_ADDRESS_CAP] for v in values])
+    return tuple(addr.lower() for _, addr in pairs if addr)
+
+
+def _build(raw: RawMail, data: bytes, notes: list[str], limits: MimeLimits) -> MailMessage:
+    """Parse ``data`` (headers already cut) and collect every field of the message."""
+    msg = BytesParser(policy=policy.compat32).parsebytes(data)
+    scan = _Scan(limits)
+    scan.walk(msg)
+    headers: list[tuple[str, str]] = []
+    for name, value in msg.raw_items():
+        if len(headers) >= limits.max_headers:
+            notes.append(f"more than {limits.max_headers} header fields")
+            break
+        lowered = name.lower()
+        headers.append((lowered, decode_header_value(lowered, str(value), notes)))
+    if not headers and raw.data.strip():
+        notes.append("no header fields (not a mail message)")
+    values: dict[str, list[str]] = {}
+    for name, value in headers:
+        values.setdefault(name, []).append(value)
+
+    def first(name: str) -> str:
+        return values.get(name, [""])[0]
+
+    from_name, from_addr = parseaddr(first("from")[:_ADDRESS_CAP])
+    text = "\n".join(scan.texts)
+    scan.unpack(passwords_in(text))
+    links = scan.link_list()
+    return MailMessage(
+        origin=raw.origin,
+        message_id=first("message-id"),
+        sha256=hashlib.sha256(raw.data).hexdigest(),
+        headers=tuple(headers),
+        from_addr=from_addr.lower(),
+        from_name=from_name,
+        reply_to=_addresses(values.get("reply-to", [])),
+        return_path=parseaddr(first("return-path")[:_ADDRESS_CAP])[1].lower(),
+        to=_addresses(values.get("to", []) + values.get("cc", [])),
+        subject=first("subject"),
+        text=text,
+        html="\n".join(scan.htmls),
+        links=links,
+        attachments=tuple(scan.attachments),
+        unscannable=tuple(dict.fromkeys(notes + scan.notes)),
+    )
+
+
+def parse_message(raw: RawMail, *, limits: MimeLimits = MimeLimits()) -> MailMessage:
+    """The ``MailMessage`` of one raw message; never raises.
+
+    Anything unexpected becomes a message with ``unscannable=("cannot parse: ...",)``.
+    """
+    notes: list[str] = []
+    try:
+        if raw.truncated:
+            notes.append(f"message larger than {len(raw.data)} bytes")
+        if not raw.data.strip():
+            notes.append("empty message")
+        data, cut = cut_long_headers(raw.data, limits.max_header, limits.max_mime_header)
+        notes.extend(cut)
+        return _build(raw, data, notes, limits)
+    except RecursionError:
+        reason = "cannot parse: MIME nesting too deep for the parser"
+    except Exception as exc:
+        reason = f"cannot parse: {type(exc).__name__}: {exc}"[:300]
+    return MailMessage(
+        origin=raw.origin,
+        message_id="",
+        sha256=hashlib.sha256(raw.data).hexdigest(),
+        headers=(),
+        from_addr="",
+        from_name="",
+        unscannable=(*notes, reason),
+    )

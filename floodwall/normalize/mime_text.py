@@ -1,0 +1,151 @@
+"""Text helpers of the MIME normalizer: headers, charsets, HTML, links, names, passwords.
+
+Every decoder here replaces what it cannot read and says so in ``notes`` instead
+of raising: attackers write the input (DESIGN.md, "Bad input and faults").
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from email.errors import HeaderParseError
+from email.header import decode_header
+
+from selectolax.lexbor import LexborHTMLParser
+
+from floodwall.records import Link
+
+# RFC 5322 section 2.2.3: unfolding removes a CRLF that is followed by white space.
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
+_URL = re.compile(r"https?://[^\s<>\"'`{}|\\^\[\]]+", re.IGNORECASE)
+_URL_TAIL = ".,;:!?)'\"»”"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_PASSWORD = re.compile(
+    r"(?:password|passwort|pwd|kennwort|mot de passe|contraseña|pass)"
+    r"[^\S\n]*(?:\([^)\n]{0,20}\))?[^\S\n]*[:：=]\s*(\S{1,64})",
+    re.IGNORECASE,
+)
+_QUOTED_TOKEN = re.compile(r"[\"'“”«»‘’]([^\s\"'“”«»‘’]{3,32})[\"'“”«»‘’]")
+MAX_PASSWORDS = 20  # each one is tried on every encrypted archive
+MAX_NAME = 255
+
+
+def charset_codec(charset: str | None) -> str | None:
+    """The Python codec of a MIME charset name (RFC 2046 4.1.2), None when unknown."""
+    if not charset:
+        return None
+    try:
+        info = codecs.lookup(charset.strip().strip('"'))
+    except (LookupError, ValueError):
+        return None
+    # Codecs such as "rot13" or "zlib" are not text encodings (bytes.decode refuses them).
+    return info.name if getattr(info, "_is_text_encoding", True) else None
+
+
+def decode_text(data: bytes, charset: str | None, where: str, notes: list[str]) -> str:
+    """Decode a body part; an unknown charset or bad bytes are replaced and noted."""
+    codec = charset_codec(charset) if charset else None
+    if charset and codec != "ascii":  # 8-bit text labelled us-ascii is common and harmless
+        if codec is None:
+            notes.append(f"invalid charset {charset[:60]!r} in {where}")
+            return data.decode("utf-8", "replace")
+        try:
+            return data.decode(codec)
+        except (UnicodeDecodeError, ValueError):
+            notes.append(f"invalid {codec} bytes in {where}")
+            return data.decode(codec, "replace")
+    # No charset: RFC 2045 says us-ascii, but undeclared 8-bit text is common.
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", "replace")
+
+
+def decode_header_value(name: str, raw: str, notes: list[str]) -> str:
+    """A header's value as text: unfolded (RFC 5322), encoded words decoded (RFC 2047).
+
+    ``raw`` comes from ``BytesParser``: 8-bit bytes are surrogate escapes, read as
+    UTF-8 (RFC 6532).
+    """
+    value = _FOLD.sub("", raw).strip()
+    try:
+        value = value.encode("ascii", "surrogateescape").decode("utf-8")
+    except UnicodeDecodeError:
+        notes.append(f"invalid UTF-8 in header {name[:60]}")
+        value = value.encode("ascii", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    if "=?" not in value:
+        return value
+    try:
+        chunks = decode_header(value)
+    except (HeaderParseError, ValueError, LookupError):
+        return value
+    out: list[str] = []
+    for chunk, charset in chunks:
+        if isinstance(chunk, str):
+            out.append(chunk)
+        elif charset is None or charset == "unknown-8bit":
+            out.append(chunk.decode("raw-unicode-escape", "replace"))
+        else:
+            codec = charset_codec(charset)
+            if codec is None:
+                notes.append(f"invalid charset {charset[:60]!r} in header {name[:60]}")
+                codec = "utf-8"
+            out.append(chunk.decode(codec, "replace"))
+    return "".join(out)
+
+
+def html_to_text(html: str) -> tuple[str, list[Link]]:
+    """The visible text of an HTML body and its links (``<a href>``, ``<area href>``)."""
+    tree = LexborHTMLParser(html)
+    links: list[Link] = []
+    for node in tree.css("a[href], area[href]"):
+        href = (node.attributes.get("href") or "").strip()
+        if href:
+            links.append(Link(href, node.text(deep=True, separator=" ", strip=True)))
+    tree.strip_tags(["script", "style", "head", "template"])
+    root = tree.body or tree.root
+    text = root.text(deep=True, separator=" ", strip=True) if root is not None else ""
+    return " ".join(text.split()), links
+
+
+def bare_urls(text: str) -> list[str]:
+    """http(s) URLs written out in plain text, trailing punctuation left off."""
+    return [m.group().rstrip(_URL_TAIL) for m in _URL.finditer(text)]
+
+
+def safe_name(name: str) -> tuple[str, bool]:
+    """A file name fit to show and to match: (basename without control chars, was unsafe).
+
+    Path traversal (``../``), absolute paths, backslashes and control characters
+    (NUL ...) in an attachment name are removed and reported as unsafe.
+    """
+    cleaned = _CONTROL.sub("", name)
+    base = cleaned.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    if base in (".", ".."):
+        base = ""
+    unsafe = cleaned != name or base != name.strip() or len(base) > MAX_NAME
+    return base[:MAX_NAME], unsafe
+
+
+def passwords_in(text: str) -> list[str]:
+    """Candidate archive passwords in a message's text, in order, at most 20.
+
+    The word after "password:" (also German, French, Spanish forms and "pwd"),
+    then short quoted tokens ("the code is '7731'").
+    """
+    found: list[str] = []
+    for match in _PASSWORD.finditer(text):
+        word = match.group(1).strip(".,;\"'“”«»‘’")
+        if word and word not in found:
+            found.append(word)
+        if len(found) >= MAX_PASSWORDS:
+            return found
+    for match in _QUOTED_TOKEN.finditer(text):
+        word = match.group(1)
+        if word not in found:
+            found.append(word)
+        if len(found) >= MAX_PASSWORDS:
+            break
+    return found

@@ -1,0 +1,46 @@
+"""CredentialWordingDetector: phishing wording, a weak signal."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from floodwall.detect.mail import reference
+from floodwall.detect.mail.credential_wording import CredentialWordingDetector
+
+_spec = importlib.util.spec_from_file_location("mail_util", Path(__file__).with_name("util.py"))
+assert _spec and _spec.loader
+util = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(util)
+make_msg, fired = util.make_msg, util.fired
+
+
+DETECTOR = CredentialWordingDetector(reference.load_phrases())
+
+
+@pytest.mark.parametrize(
+    ("subject", "text", "expected"),
+    [
+        ("Action required", "Please verify your account within 24 hours.", True),
+        ("Microsoft account unusual signin activity", "", True),
+        ("", "Can you buy gift cards for the client? Keep this confidential.", True),
+        ("Dringend", "Ihr Konto wurde gesperrt.", True),
+        ("", "Votre compte a été suspendu.", True),
+        ("Urgente", "Verifique su cuenta.", True),
+        ("", "Please ve\u200brify your account", True),  # zero-width space folded away
+        ("Urgent: minutes of the board meeting", "See attached.", False),
+        ("Lunch?", "Are we still on for Friday?", False),
+        ("", "The unverify your accounts tool", False),
+        ("Weekly newsletter", "Read our latest articles on gardening.", False),
+    ],
+)
+def test_credential_wording(subject: str, text: str, expected: bool) -> None:
+    assert fired(DETECTOR, make_msg(subject=subject, text=text)) is expected
+
+
+def test_evidence_lists_the_phrases() -> None:
+    (f,) = DETECTOR.detect(make_msg(subject="URGENT", text="wire transfer today"))
+    assert f.evidence["payment"] == ["wire transfer"]
+    assert f.evidence["urgency"] == ["urgent"]

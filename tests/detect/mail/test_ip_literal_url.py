@@ -1,0 +1,46 @@
+"""IpLiteralUrlDetector: links to bare and obfuscated IP addresses."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from floodwall.detect.mail.ip_literal_url import IpLiteralUrlDetector, parse_ip
+
+_spec = importlib.util.spec_from_file_location("mail_util", Path(__file__).with_name("util.py"))
+assert _spec and _spec.loader
+util = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(util)
+make_msg, fired = util.make_msg, util.fired
+
+
+DETECTOR = IpLiteralUrlDetector()
+
+
+@pytest.mark.parametrize(
+    ("url", "ip"),
+    [
+        ("http://203.0.113.7/login.php", "203.0.113.7"),
+        ("https://[2001:db8::1]:8443/x", "2001:db8::1"),
+        ("http://3232235777/", "192.168.1.1"),
+        ("http://0xC0A80101/", "192.168.1.1"),
+        ("http://0300.0250.1.1/", "192.168.1.1"),
+        ("http://user@198.51.100.9/", "198.51.100.9"),
+        ("https://www.example.com/1.2.3.4", None),
+        ("https://1.2.3.4.example.com/", None),
+        ("mailto:a@[192.0.2.1]", None),
+        ("https://2024.example/", None),
+    ],
+)
+def test_ip_literal_links(url: str, ip: str | None) -> None:
+    findings = DETECTOR.detect(make_msg(links=[url]))
+    assert [f.evidence["ip"] for f in findings] == ([ip] if ip else [])
+    assert fired(DETECTOR, make_msg(links=[url])) is bool(ip)
+
+
+def test_parse_ip_marks_obfuscation() -> None:
+    assert parse_ip("1.2.3.4") == ("1.2.3.4", False)
+    assert parse_ip("3232235777") == ("192.168.1.1", True)
+    assert parse_ip("999999999999") is None

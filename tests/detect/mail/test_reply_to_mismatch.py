@@ -1,0 +1,43 @@
+"""ReplyToMismatchDetector: Reply-To outside the From domain."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from floodwall.detect.mail.reply_to_mismatch import ReplyToMismatchDetector
+
+_spec = importlib.util.spec_from_file_location("mail_util", Path(__file__).with_name("util.py"))
+assert _spec and _spec.loader
+util = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(util)
+make_msg, fired = util.make_msg, util.fired
+
+
+DETECTOR = ReplyToMismatchDetector(util.psl())
+LIST = {"List-Id": "Freshrpms list <rpm-list.freshrpms.net>"}
+
+
+@pytest.mark.parametrize(
+    ("kw", "expected"),
+    [
+        ({"from_addr": "ceo@acme.com", "reply_to": ("ceo.acme@gmail.com",)}, True),
+        ({"from_addr": "billing@paypal.com", "reply_to": ("x@evil.tld",)}, True),
+        ({"from_addr": "a@acme.co.uk", "reply_to": ("b@other.co.uk",)}, True),
+        ({"from_addr": "a@x.com", "reply_to": ("list@freshrpms.net",), "headers": LIST}, False),
+        ({"from_addr": "a@acme.com", "reply_to": ("b@mail.acme.com",)}, False),
+        ({"from_addr": "a@acme.co.uk", "reply_to": ("b@ACME.co.uk",)}, False),
+        ({"from_addr": "a@acme.com"}, False),
+        ({"from_addr": "", "reply_to": ("b@acme.com",)}, False),
+    ],
+)
+def test_reply_to_mismatch(kw: dict[str, object], expected: bool) -> None:
+    assert fired(DETECTOR, make_msg(**kw)) is expected
+
+
+def test_evidence_names_the_addresses() -> None:
+    (f,) = DETECTOR.detect(make_msg(from_addr="ceo@acme.com", reply_to=("x@gmail.com",)))
+    assert f.evidence["reply_to_domains"] == ["gmail.com"]
+    assert "x@gmail.com" in f.evidence["reason"]
