@@ -29,7 +29,9 @@ CORPORA = ("phishing_pot", "spamassassin_ham", "spamassassin_spam", "rspamd_test
 def run(corpus: Path, limit: int | None) -> tuple[list[dict[str, object]], float, float]:
     """Scan a corpus in a child process; return its results, CPU seconds and wall seconds."""
     files = sorted(
-        p for p in corpus.rglob("*") if p.is_file() and not p.name.startswith((".", "LICENSE", "README"))
+        p
+        for p in corpus.rglob("*")
+        if p.is_file() and not p.name.startswith((".", "LICENSE", "README"))
     )[:limit]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()

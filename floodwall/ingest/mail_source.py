@@ -80,6 +80,8 @@ class MailSource:
             yield from self._single(path, sys.stdin.buffer, intake)
             return
         if os.path.isdir(path):
+            if not is_maildir(path):
+                raise InputError(f"{path}: a folder that is not a Maildir (no cur/ and new/)")
             for file in maildir_files(path):
                 yield from self.read(file, intake)
             return

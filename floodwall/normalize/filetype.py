@@ -102,13 +102,15 @@ def true_type(data: bytes, name: str = "") -> str:
 
 
 def _pe(data: bytes) -> str:
-    """PE/COFF: e_lfanew at 0x3C points at "PE\\0\\0"; Characteristics 0x2000 means DLL."""
+    """PE/COFF: e_lfanew at 0x3C points at "PE\\0\\0"; Characteristics 0x2000 means DLL.
+
+    Any MZ file counts as "pe": a DOS stub, a cut or a damaged header is still a program
+    to the detectors, and an attacker gains nothing by breaking the header.
+    """
     if len(data) < 0x40:
-        return "msdos"
+        return "pe"
     offset = struct.unpack_from("<I", data, 0x3C)[0]
-    if offset > 0x10000 or data[offset : offset + 4] != b"PE\x00\x00":
-        return "msdos"  # an MZ stub with no PE header: a DOS program (or a damaged PE)
-    if len(data) < offset + 24:
+    if data[offset : offset + 4] != b"PE\x00\x00" or len(data) < offset + 24:
         return "pe"
     characteristics = struct.unpack_from("<H", data, offset + 22)[0]
     return "dll" if characteristics & 0x2000 else "pe"

@@ -133,7 +133,8 @@ class _Scan:
                 else:
                     children = part.get_payload()
                     if isinstance(children, list):
-                        stack.extend((c, depth + 1) for c in reversed(children))
+                        kids = [c for c in children if isinstance(c, Message)]
+                        stack.extend((c, depth + 1) for c in reversed(kids))
             else:
                 self.leaf(part, count)
             self.defects(part)

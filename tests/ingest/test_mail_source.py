@@ -132,7 +132,7 @@ def test_stdin_is_one_message(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_missing_path_is_an_input_error(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="input not found: .*nowhere"):
+    with pytest.raises(InputError, match=r"input not found: .*nowhere"):
         expand_mail_inputs([str(tmp_path / "nowhere")])
     with pytest.raises(InputError, match="cannot open"):
         read_all(str(tmp_path / "nowhere"))

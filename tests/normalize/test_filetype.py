@@ -84,7 +84,8 @@ MSI = uuid.UUID("000c1084-0000-0000-c000-000000000046").bytes_le
 CASES: list[tuple[str, object]] = [
     ("pe", pe()),
     ("dll", pe(0x2102)),
-    ("msdos", b"MZ" + bytes(100)),
+    ("pe", b"MZ" + bytes(100)),  # no PE header: still a program
+    ("pe", b"MZ data"),
     ("elf", b"\x7fELF\x02\x01\x01" + bytes(57)),
     ("macho", b"\xcf\xfa\xed\xfe" + bytes(28)),
     ("macho", b"\xca\xfe\xba\xbe\x00\x00\x00\x02" + bytes(40)),
