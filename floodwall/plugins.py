@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from floodwall.detect.mail import PHISHING_DETECTORS
+from floodwall.detect.mail.auth_results import AuthResultsDetector
 from floodwall.detect.sigma.correlation import CorrelationEngine
 from floodwall.detect.sigma.engine import SigmaEngine
 from floodwall.ingest.paths import SOURCES
@@ -17,7 +18,7 @@ DETECTORS: Registry[Any] = Registry("detector", (SigmaEngine, CorrelationEngine)
 
 #: Mail detectors: attachments first, then phishing and impersonation.
 MAIL_DETECTORS: Registry[Any] = Registry(
-    "mail_detector", (*ATTACHMENT_DETECTORS, *PHISHING_DETECTORS)
+    "mail_detector", (*ATTACHMENT_DETECTORS, *PHISHING_DETECTORS, AuthResultsDetector)
 )
 
 REGISTRIES: tuple[Registry[Any], ...] = (SOURCES, NORMALIZERS, DETECTORS, MAIL_DETECTORS)

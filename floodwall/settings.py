@@ -44,6 +44,7 @@ class Settings:
     placeholders: dict[str, tuple[str, ...]] = field(default_factory=dict)
     own_domains: tuple[str, ...] = ()  # the organisation's mail domains (lookalike checks)
     executives: tuple[str, ...] = ()  # names display-name impersonation looks for
+    trusted_authserv: tuple[str, ...] = ()  # hosts whose Authentication-Results count
 
     @classmethod
     def load(cls, data_dir: Path | None = None) -> Settings:
@@ -61,4 +62,5 @@ class Settings:
             placeholders={str(k): tuple(str(x) for x in v) for k, v in ph.items()},
             own_domains=tuple(str(d) for d in mail.get("own_domains", ())),
             executives=tuple(str(n) for n in mail.get("executives", ())),
+            trusted_authserv=tuple(str(h) for h in mail.get("trusted_authserv", ())),
         )

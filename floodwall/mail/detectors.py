@@ -12,6 +12,7 @@ from floodwall.detect.mail import (
     ReturnPathMismatchDetector,
     UrlShortenerDetector,
 )
+from floodwall.detect.mail.auth_results import AuthResultsDetector
 from floodwall.detect.mail.dangerous_attachment import DangerousAttachmentDetector
 from floodwall.detect.mail.double_extension import DoubleExtensionDetector
 from floodwall.detect.mail.encrypted_archive import EncryptedArchiveDetector
@@ -55,5 +56,6 @@ def build_detectors(settings: Settings) -> list[MailDetector]:
         LinkTextMismatchDetector(psl),
         UrlShortenerDetector(psl, load_shorteners()),
         CredentialWordingDetector(load_phrases()),
+        AuthResultsDetector(settings.trusted_authserv),
     ]
     return [cls() for cls in ATTACHMENT_DETECTORS] + phishing

@@ -1,0 +1,56 @@
+"""AuthResultsDetector: failures recorded by a trusted receiving host (RFC 8601)."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from floodwall.detect.mail.auth_results import AuthResultsDetector, parse_results
+
+_spec = importlib.util.spec_from_file_location("mail_util", Path(__file__).with_name("util.py"))
+assert _spec and _spec.loader
+util = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(util)
+
+MS_FAIL = "spf=softfail (sender IP is 203.0.113.9) smtp.mailfrom=x.example; dkim=none; dmarc=fail action=quarantine header.from=bank.example"
+GOOGLE_PASS = "mx.google.com; dkim=pass header.i=@a.example; spf=pass smtp.mailfrom=a.example; dmarc=pass header.from=a.example"
+ORG_FAIL = "mx.corp.example 1; spf=fail smtp.mailfrom=evil.example; dkim=fail header.d=evil.example"
+
+
+@pytest.mark.parametrize(
+    ("trusted", "headers", "expected"),
+    [
+        ((), [MS_FAIL], ["dmarc=fail", "spf=softfail"]),
+        ((), [GOOGLE_PASS], []),
+        ((), [], []),  # no header says nothing (and is never scored)
+        ((), ["spf=none; dkim=none; dmarc=none"], []),
+        # only the topmost header counts when no host is configured
+        ((), [GOOGLE_PASS, MS_FAIL], []),
+        # with configured hosts, only theirs count, wherever they are
+        (("mx.corp.example",), [GOOGLE_PASS, ORG_FAIL], ["dkim=fail", "spf=fail"]),
+        (("mx.corp.example",), [MS_FAIL], []),
+        ((), ["garbage ;;; ===; (unclosed comment"], []),
+    ],
+)
+def test_detector(trusted: tuple[str, ...], headers: list[str], expected: list[str]) -> None:
+    msg = util.make_msg(from_addr="a@bank.example", headers={})
+    msg = replace(msg, headers=tuple(("authentication-results", h) for h in headers))
+    found = AuthResultsDetector(trusted).detect(msg)
+    assert [f.evidence["failed"] for f in found] == ([expected] if expected else [])
+
+
+def test_parse_results() -> None:
+    assert parse_results(GOOGLE_PASS) == (
+        "mx.google.com",
+        {"dkim": "pass", "spf": "pass", "dmarc": "pass"},
+    )
+    assert parse_results(MS_FAIL)[0] == ""
+
+
+def test_metadata() -> None:
+    d: Any = AuthResultsDetector
+    assert d.id == "mail.auth_fail" and (d.__doc__ or "").strip()
