@@ -6,6 +6,7 @@ from typing import Any
 
 from floodwall.detect.mail import PHISHING_DETECTORS
 from floodwall.detect.mail.auth_results import AuthResultsDetector
+from floodwall.detect.mail.from_malformed import FromMalformedDetector
 from floodwall.detect.sigma.correlation import CorrelationEngine
 from floodwall.detect.sigma.engine import SigmaEngine
 from floodwall.ingest.paths import SOURCES
@@ -18,7 +19,8 @@ DETECTORS: Registry[Any] = Registry("detector", (SigmaEngine, CorrelationEngine)
 
 #: Mail detectors: attachments first, then phishing and impersonation.
 MAIL_DETECTORS: Registry[Any] = Registry(
-    "mail_detector", (*ATTACHMENT_DETECTORS, *PHISHING_DETECTORS, AuthResultsDetector)
+    "mail_detector",
+    (*ATTACHMENT_DETECTORS, *PHISHING_DETECTORS, AuthResultsDetector, FromMalformedDetector),
 )
 
 REGISTRIES: tuple[Registry[Any], ...] = (SOURCES, NORMALIZERS, DETECTORS, MAIL_DETECTORS)

@@ -17,6 +17,7 @@ from floodwall.detect.mail.dangerous_attachment import DangerousAttachmentDetect
 from floodwall.detect.mail.double_extension import DoubleExtensionDetector
 from floodwall.detect.mail.encrypted_archive import EncryptedArchiveDetector
 from floodwall.detect.mail.file_type_mismatch import FileTypeMismatchDetector
+from floodwall.detect.mail.from_malformed import FromMalformedDetector
 from floodwall.detect.mail.html_credential_form import HtmlCredentialFormDetector
 from floodwall.detect.mail.html_smuggling import HtmlSmugglingDetector
 from floodwall.detect.mail.reference import (
@@ -57,5 +58,6 @@ def build_detectors(settings: Settings) -> list[MailDetector]:
         UrlShortenerDetector(psl, load_shorteners()),
         CredentialWordingDetector(load_phrases()),
         AuthResultsDetector(settings.trusted_authserv),
+        FromMalformedDetector(psl),
     ]
     return [cls() for cls in ATTACHMENT_DETECTORS] + phishing

@@ -1,0 +1,58 @@
+"""A From header no honest mail system writes: several authors without a Sender, a
+mailbox without a domain, or a domain that is not a domain (RFC 5322 §3.6.2, §3.4.1).
+
+Phishers use such headers because mail clients show the first display name, while
+filters and people read another part: ``From: PayPal, x <service@evil.example>``.
+"""
+
+from __future__ import annotations
+
+from email.utils import getaddresses
+from typing import ClassVar
+
+from floodwall.detect.mail.domains import SuffixList, ascii_host
+from floodwall.records import Finding, MailMessage, Severity
+
+
+class FromMalformedDetector:
+    """From header with several or broken mailboxes (T1656 impersonation, T1566)."""
+
+    id: ClassVar[str] = "mail.from_malformed"
+    title: ClassVar[str] = "Malformed From header"
+    severity: ClassVar[Severity] = Severity.MEDIUM
+    attack: ClassVar[tuple[str, ...]] = ("T1566", "T1656")
+
+    def __init__(self, psl: SuffixList) -> None:
+        self.psl = psl
+
+    def _domain_problem(self, address: str) -> str:
+        if "@" not in address:
+            return f"mailbox {address!r} has no domain"
+        domain = ascii_host(address.rpartition("@")[2].strip().rstrip("."))
+        if "." not in domain:
+            return f"{domain!r} is not a domain name"
+        suffix = self.psl.publicsuffix(domain, accept_unknown=False)
+        if suffix is None or suffix == domain:
+            return f"{domain!r} is not under a public suffix"
+        return ""
+
+    def detect(self, msg: MailMessage) -> list[Finding]:
+        values = msg.header("from")
+        if not values:
+            return [self._finding("no From header", values)]
+        mailboxes = [a for _, a in getaddresses(list(values)) if a]
+        problems = []
+        if len(values) > 1:
+            problems.append(f"{len(values)} From headers")
+        if len(mailboxes) > 1 and not msg.header("sender"):
+            problems.append(f"{len(mailboxes)} mailboxes in From and no Sender header")
+        if not mailboxes:
+            problems.append("no address in From")
+        problems.extend(p for p in map(self._domain_problem, mailboxes) if p)
+        return [self._finding("; ".join(problems), values)] if problems else []
+
+    def _finding(self, reason: str, values: tuple[str, ...]) -> Finding:
+        return Finding(
+            self.id, self.title, self.severity, self.attack,
+            {"reason": reason, "from": list(values)}, detector=self.id,
+        )  # fmt: skip

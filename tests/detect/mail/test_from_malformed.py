@@ -1,0 +1,43 @@
+"""FromMalformedDetector: From headers no honest mail system writes (RFC 5322 §3.6.2)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from floodwall.detect.mail.from_malformed import FromMalformedDetector
+
+_spec = importlib.util.spec_from_file_location("mail_util", Path(__file__).with_name("util.py"))
+assert _spec and _spec.loader
+util = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(util)
+
+DETECTOR = FromMalformedDetector(util.psl())
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"From": "Alice <alice@example.com>"}, None),
+        ({"From": '"Doe, Jane" <jane@mail.example.co.uk>'}, None),
+        ({"From": "Team <a@example.com>, Boss <b@example.com>", "Sender": "a@example.com"}, None),
+        ({"From": "bob@xn--mnchen-3ya.de"}, None),
+        # an unquoted comma splits the display name into a mailbox of its own
+        ({"From": "Russian Girls, jehd <service@stayfriends.example>"}, "2 mailboxes"),
+        ({"From": "Fedex entrega  ,<renew@top1lithiumbattery.cfd>"}, "2 mailboxes"),
+        ({"From": "Bank <alerts@ubuntu-s-1vcpu-512mb-nyc1>"}, "is not a domain name"),
+        ({"From": "Bank <alerts@bank.notatld>"}, "not under a public suffix"),
+        ({"From": "alerts"}, "has no domain"),
+        ({"From": "<>"}, "no address"),
+        ({}, "no From header"),
+    ],
+)
+def test_detector(headers: dict[str, str], expected: str | None) -> None:
+    found = DETECTOR.detect(util.make_msg(headers=headers))
+    if expected is None:
+        assert found == []
+    else:
+        (finding,) = found
+        assert expected in finding.evidence["reason"]
