@@ -31,8 +31,9 @@ class FromMalformedDetector:
         domain = ascii_host(address.rpartition("@")[2].strip().rstrip("."))
         if "." not in domain:
             return f"{domain!r} is not a domain name"
-        suffix = self.psl.publicsuffix(domain, accept_unknown=False)
-        if suffix is None or suffix == domain:
+        # Only an unknown top-level domain: a domain that is itself a (private) suffix,
+        # such as iki.fi, legitimately receives and sends mail.
+        if self.psl.publicsuffix(domain, accept_unknown=False) is None:
             return f"{domain!r} is not under a public suffix"
         return ""
 
