@@ -20,6 +20,11 @@ from floodwall.detect.mail.file_type_mismatch import FileTypeMismatchDetector
 from floodwall.detect.mail.from_malformed import FromMalformedDetector
 from floodwall.detect.mail.html_credential_form import HtmlCredentialFormDetector
 from floodwall.detect.mail.html_smuggling import HtmlSmugglingDetector
+from floodwall.detect.mail.macro_autoexec import MacroAutoexecDetector
+from floodwall.detect.mail.macro_suspicious import MacroSuspiciousDetector
+from floodwall.detect.mail.office_dde import OfficeDdeDetector
+from floodwall.detect.mail.onenote_embedded import OnenoteEmbeddedDetector
+from floodwall.detect.mail.pdf_active import PdfActiveDetector
 from floodwall.detect.mail.reference import (
     as_domains,
     load_brands,
@@ -27,6 +32,8 @@ from floodwall.detect.mail.reference import (
     load_psl,
     load_shorteners,
 )
+from floodwall.detect.mail.remote_template import RemoteTemplateDetector
+from floodwall.detect.mail.rtf_object import RtfObjectDetector
 from floodwall.detect.mail.rtlo_filename import RtloFilenameDetector
 from floodwall.mail.scan import MailDetector
 from floodwall.settings import Settings
@@ -39,6 +46,13 @@ ATTACHMENT_DETECTORS = (
     EncryptedArchiveDetector,
     HtmlSmugglingDetector,
     HtmlCredentialFormDetector,
+    MacroAutoexecDetector,
+    MacroSuspiciousDetector,
+    OfficeDdeDetector,
+    RemoteTemplateDetector,
+    RtfObjectDetector,
+    PdfActiveDetector,
+    OnenoteEmbeddedDetector,
 )
 
 

@@ -15,6 +15,8 @@ SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "detect" / "mail"
 ATTACHMENT_SAMPLES = [
     "double_extension", "rtlo_filename", "dangerous_attachment", "file_type_mismatch",
     "encrypted_archive", "html_smuggling", "html_credential_form",
+    "macro_autoexec", "macro_suspicious", "office_dde", "remote_template", "rtf_object",
+    "pdf_active", "onenote_embedded",
 ]  # fmt: skip
 
 
