@@ -7,6 +7,8 @@ from typing import Any
 from floodwall.detect.mail import PHISHING_DETECTORS
 from floodwall.detect.mail.auth_results import AuthResultsDetector
 from floodwall.detect.mail.from_malformed import FromMalformedDetector
+from floodwall.detect.mail.hash_ioc import HashIocDetector
+from floodwall.detect.mail.yara_match import YaraDetector
 from floodwall.detect.sigma.correlation import CorrelationEngine
 from floodwall.detect.sigma.engine import SigmaEngine
 from floodwall.ingest.paths import SOURCES
@@ -20,7 +22,14 @@ DETECTORS: Registry[Any] = Registry("detector", (SigmaEngine, CorrelationEngine)
 #: Mail detectors: attachments first, then phishing and impersonation.
 MAIL_DETECTORS: Registry[Any] = Registry(
     "mail_detector",
-    (*ATTACHMENT_DETECTORS, *PHISHING_DETECTORS, AuthResultsDetector, FromMalformedDetector),
+    (
+        *ATTACHMENT_DETECTORS,
+        *PHISHING_DETECTORS,
+        AuthResultsDetector,
+        FromMalformedDetector,
+        YaraDetector,
+        HashIocDetector,
+    ),
 )
 
 REGISTRIES: tuple[Registry[Any], ...] = (SOURCES, NORMALIZERS, DETECTORS, MAIL_DETECTORS)

@@ -18,6 +18,7 @@ from floodwall.detect.mail.double_extension import DoubleExtensionDetector
 from floodwall.detect.mail.encrypted_archive import EncryptedArchiveDetector
 from floodwall.detect.mail.file_type_mismatch import FileTypeMismatchDetector
 from floodwall.detect.mail.from_malformed import FromMalformedDetector
+from floodwall.detect.mail.hash_ioc import HashIocDetector
 from floodwall.detect.mail.html_credential_form import HtmlCredentialFormDetector
 from floodwall.detect.mail.html_smuggling import HtmlSmugglingDetector
 from floodwall.detect.mail.macro_autoexec import MacroAutoexecDetector
@@ -35,8 +36,10 @@ from floodwall.detect.mail.reference import (
 from floodwall.detect.mail.remote_template import RemoteTemplateDetector
 from floodwall.detect.mail.rtf_object import RtfObjectDetector
 from floodwall.detect.mail.rtlo_filename import RtloFilenameDetector
+from floodwall.detect.mail.yara_match import YaraDetector
+from floodwall.detect.mail.yara_rules import YaraRules
 from floodwall.mail.scan import MailDetector
-from floodwall.settings import Settings
+from floodwall.settings import Settings, bundled_data
 
 ATTACHMENT_DETECTORS = (
     DangerousAttachmentDetector,
@@ -74,4 +77,8 @@ def build_detectors(settings: Settings) -> list[MailDetector]:
         AuthResultsDetector(settings.trusted_authserv),
         FromMalformedDetector(psl),
     ]
-    return [cls() for cls in ATTACHMENT_DETECTORS] + phishing
+    # Signature-base YARA rules are DRL 1.1: findings keep author, reference and license.
+    yara = YaraRules.compile(bundled_data() / "yara", settings.cache_dir / "yara")
+    # Known-bad hashes come from the intel store (issue 4); none are bundled.
+    intel: list[MailDetector] = [YaraDetector(yara), HashIocDetector({})]
+    return [cls() for cls in ATTACHMENT_DETECTORS] + phishing + intel

@@ -16,7 +16,7 @@ ATTACHMENT_SAMPLES = [
     "double_extension", "rtlo_filename", "dangerous_attachment", "file_type_mismatch",
     "encrypted_archive", "html_smuggling", "html_credential_form",
     "macro_autoexec", "macro_suspicious", "office_dde", "remote_template", "rtf_object",
-    "pdf_active", "onenote_embedded",
+    "pdf_active", "onenote_embedded", "yara",
 ]  # fmt: skip
 
 
