@@ -25,6 +25,8 @@ from floodwall.mail.scan import ScanResult, result_object, scan_message
 from floodwall.normalize.mime import parse_message
 from floodwall.respond.policy import Policy, PolicyError
 from floodwall.settings import Settings
+from floodwall.store.db import open_store
+from floodwall.store.messages import MessageStore
 
 VERDICT_STYLE = {
     "accept": "green",
@@ -46,6 +48,7 @@ def register(sub: Any) -> None:
         "--policy", type=Path, metavar="TOML", help="policy file (weights, thresholds)"
     )
     scan.add_argument("--data", type=Path, metavar="DIR", help="data directory")
+    scan.add_argument("--no-store", action="store_true", help="do not keep verdicts in the store")
     scan.set_defaults(run=run_scan)
 
 
@@ -67,15 +70,23 @@ def run_scan(args: argparse.Namespace) -> int:
     verdicts: Counter[str] = Counter()
     symbols: Counter[str] = Counter()
     rows: list[ScanResult] = []
-    for path, source in inputs:
-        for raw in source.read(path, intake):
-            result = scan_message(parse_message(raw), detectors, policy)
-            verdicts[result.verdict.action] += 1
-            symbols.update(s.id for s in result.verdict.symbols)
-            if args.format == "jsonl":
-                sys.stdout.write(encoder.encode(result_object(result)).decode() + "\n")
-            elif len(rows) < 1000:
-                rows.append(result)
+    store = None if args.no_store else open_store(settings.data_dir)
+    pending: list[ScanResult] = []
+    try:
+        for path, source in inputs:
+            for raw in source.read(path, intake):
+                result = scan_message(parse_message(raw), detectors, policy)
+                _report(result, args.format, encoder, verdicts, symbols, rows)
+                if store is not None:
+                    pending.append(result)
+                    if len(pending) >= 500:
+                        MessageStore(store).add(pending)
+                        pending.clear()
+        if store is not None:
+            MessageStore(store).add(pending)
+    finally:
+        if store is not None:
+            store.close()
     if args.format == "table":
         console = Console(highlight=False)
         if not console.is_terminal:
@@ -91,6 +102,22 @@ def run_scan(args: argparse.Namespace) -> int:
     for prob in intake.problems[:20]:
         err.print(escape(f"  damaged: {prob.path} {prob.where}: {prob.reason}"))
     return 1 if total - verdicts["accept"] else 0
+
+
+def _report(
+    result: ScanResult,
+    fmt: str,
+    encoder: msgspec.json.Encoder,
+    verdicts: Counter[str],
+    symbols: Counter[str],
+    rows: list[ScanResult],
+) -> None:
+    verdicts[result.verdict.action] += 1
+    symbols.update(s.id for s in result.verdict.symbols)
+    if fmt == "jsonl":
+        sys.stdout.write(encoder.encode(result_object(result)).decode() + "\n")
+    elif len(rows) < 1000:  # a table is laid out whole: memory stays flat past that
+        rows.append(result)
 
 
 def _print_table(console: Console, rows: list[ScanResult]) -> None:

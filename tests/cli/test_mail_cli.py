@@ -90,3 +90,20 @@ def test_table_lists_every_sample(tmp_path: Path) -> None:
     assert r.returncode == 1
     assert b"Floodwall mail scan" in r.stdout and b"quarantine" in r.stdout
     assert b"message(s):" in r.stderr
+
+
+def test_verdicts_are_stored_once_per_recipient(tmp_path: Path) -> None:
+    import sqlite3
+
+    msg = EmailMessage()
+    msg["From"] = "Alice <alice@example.org>"
+    msg["To"] = "bob@example.org, carol@example.org"
+    msg["Cc"] = "dave@example.org"
+    msg["Subject"] = "Minutes \udcff"  # a lone surrogate, as undecodable input can carry
+    msg.set_content("See you.")
+    r = scan(tmp_path, "--format", "jsonl", "-", stdin=bytes(msg))
+    assert r.returncode == 0, r.stderr
+    scan(tmp_path, "--format", "jsonl", str(SAMPLES / "html_smuggling" / "sample.eml"))
+    with sqlite3.connect(tmp_path / "data" / "floodwall.db") as db:
+        rows = dict(db.execute("SELECT verdict, SUM(recipients) FROM messages GROUP BY verdict"))
+    assert rows == {"accept": 3, "reject": 1} or rows == {"accept": 3, "quarantine": 1}

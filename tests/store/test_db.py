@@ -12,6 +12,9 @@ import pytest
 from floodwall.store.db import DB_NAME, MigrationError, default_data_dir, open_store
 from floodwall.store.migrations import Migration, load_migrations, split_statements
 
+ALL = tuple(m.version for m in load_migrations())
+LATEST = ALL[-1]
+
 
 def _pragma(conn: sqlite3.Connection, name: str) -> Any:
     return conn.execute(f"PRAGMA {name}").fetchone()[0]
@@ -22,14 +25,14 @@ def test_fresh_store_is_created_with_wal_and_schema(tmp_path: Path) -> None:
     with open_store(data) as store:
         assert store.path == data / DB_NAME
         assert store.path.exists()
-        assert store.schema_version == 1
-        assert store.applied_now == (1,)
+        assert store.schema_version == LATEST
+        assert store.applied_now == ALL
         conn = store.connection
         assert _pragma(conn, "journal_mode") == "wal"
         assert _pragma(conn, "synchronous") == 1  # NORMAL
         assert _pragma(conn, "foreign_keys") == 1
         assert _pragma(conn, "busy_timeout") == 10_000
-        assert _pragma(conn, "user_version") == 1
+        assert _pragma(conn, "user_version") == LATEST
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type='table'")}
         assert {"hunts", "alerts", "intake", "schema_migrations"} <= tables
         indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type='index'")}
@@ -44,13 +47,13 @@ def test_durable_store_syncs_fully(tmp_path: Path) -> None:
 
 def test_reopen_is_idempotent(tmp_path: Path) -> None:
     with open_store(tmp_path) as first:
-        assert first.applied_now == (1,)
+        assert first.applied_now == ALL
     for _ in range(2):
         with open_store(tmp_path) as again:
             assert again.applied_now == ()
-            assert again.schema_version == 1
+            assert again.schema_version == LATEST
             rows = again.connection.execute("SELECT version, name FROM schema_migrations")
-            assert rows.fetchall() == [(1, "initial")]
+            assert rows.fetchall() == [(m.version, m.name) for m in load_migrations()]
 
 
 def test_shipped_migrations_are_found_in_order() -> None:
@@ -100,8 +103,8 @@ def test_failing_migration_rolls_back_whole(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.OperationalError, match="no such table: nope"):
         open_store(tmp_path, migrations=[*shipped, bad])
     with open_store(tmp_path) as store:
-        # All pending migrations share one transaction, so 0001 went back out too.
-        assert store.applied_now == (1,)
+        # All pending migrations share one transaction, so the shipped ones went back out too.
+        assert store.applied_now == ALL
         names = {r[0] for r in store.connection.execute("SELECT name FROM sqlite_schema")}
         assert "half" not in names
 
@@ -160,9 +163,9 @@ def test_processes_migrating_at_once_apply_each_migration_once(tmp_path: Path) -
             assert p.exitcode == 0
         results.close()
         results.join_thread()
-        assert all(version == 1 for version, _ in outcomes)
+        assert all(version == LATEST for version, _ in outcomes)
         applied = [a for _, a in outcomes if a]
-        assert applied == [(1,)], outcomes
+        assert applied == [ALL], outcomes
         with open_store(data) as store:
             rows = store.connection.execute("SELECT version FROM schema_migrations").fetchall()
-            assert rows == [(1,)]
+            assert rows == [(v,) for v in ALL]

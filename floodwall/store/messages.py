@@ -1,0 +1,62 @@
+"""Mail verdicts in the store: what was scanned, and what the policy decided."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from floodwall.mail.scan import ScanResult
+from floodwall.store.db import Store
+
+
+def _text(value: str) -> str:
+    # Hostile input may carry lone surrogates (undecodable file names, broken headers),
+    # which SQLite cannot store as TEXT.
+    return value.encode("utf-8", "replace").decode("utf-8")
+
+
+def _message_id() -> str:
+    # Time-ordered ids keep inserts at the end of the primary-key index.
+    return f"{time.time_ns():020x}{os.urandom(6).hex()}"
+
+
+class MessageStore:
+    """Writes scan results to the ``messages`` table in one transaction per batch."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def add(self, results: Iterable[ScanResult], *, source: str = "scan") -> int:
+        """Store one row per message; returns how many were stored."""
+        now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        rows = [
+            (
+                _message_id(), now, source, _text(r.message.origin.path),
+                r.message.origin.record_id, _text(r.message.message_id), r.message.sha256,
+                _text(r.message.from_addr), _text(r.message.subject),
+                max(len(r.message.to), 1), r.verdict.action, r.verdict.score,
+                json.dumps([{"id": s.id, "score": s.score, "reason": _text(s.reason)}
+                            for s in r.verdict.symbols]),
+                json.dumps([_text(u) for u in r.verdict.unscannable]),
+            )
+            for r in results
+        ]  # fmt: skip
+        if rows:
+            with self._store.write() as conn:
+                conn.executemany(
+                    "INSERT INTO messages (id, scanned, source, path, record_id, message_id,"
+                    " sha256, from_addr, subject, recipients, verdict, score, symbols,"
+                    " unscannable) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+        return len(rows)
+
+    def counts(self) -> dict[str, int]:
+        """Messages per verdict, each counted once per recipient."""
+        cur = self._store.connection.execute(
+            "SELECT verdict, SUM(recipients) FROM messages GROUP BY verdict"
+        )
+        return {str(v): int(n) for v, n in cur.fetchall()}
