@@ -6,6 +6,7 @@ from typing import Any
 
 from floodwall.detect.mail import PHISHING_DETECTORS
 from floodwall.detect.mail.auth_results import AuthResultsDetector
+from floodwall.detect.mail.clamav import ClamavDetector
 from floodwall.detect.mail.from_malformed import FromMalformedDetector
 from floodwall.detect.mail.hash_ioc import HashIocDetector
 from floodwall.detect.mail.yara_match import YaraDetector
@@ -28,6 +29,7 @@ MAIL_DETECTORS: Registry[Any] = Registry(
         AuthResultsDetector,
         FromMalformedDetector,
         YaraDetector,
+        ClamavDetector,
         HashIocDetector,
     ),
 )

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from floodwall.detect.mail.clamd import DEFAULT_CANDIDATES, ClamdClient
 from floodwall.ingest.base import InputError
 from floodwall.ingest.intake import IntakeLog
 from floodwall.ingest.mail_source import expand_mail_inputs
@@ -64,7 +65,16 @@ def run_scan(args: argparse.Namespace) -> int:
     except (PolicyError, InputError) as exc:
         err.print(f"[red]floodwall mail scan:[/] {escape(str(exc))}")
         return 2
-    detectors = build_detectors(settings)
+    # ClamAV is optional: used when a clamd answers, and its absence is said once.
+    clamd = ClamdClient.find()
+    if clamd is None:
+        err.print(
+            escape(
+                f"ClamAV: no clamd answered at {', '.join(DEFAULT_CANDIDATES)}; "
+                "attachments are not scanned by ClamAV"
+            )
+        )
+    detectors = build_detectors(settings, clamd)
     encoder = msgspec.json.Encoder()
     intake = IntakeLog()
     verdicts: Counter[str] = Counter()

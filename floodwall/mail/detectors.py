@@ -13,6 +13,8 @@ from floodwall.detect.mail import (
     UrlShortenerDetector,
 )
 from floodwall.detect.mail.auth_results import AuthResultsDetector
+from floodwall.detect.mail.clamav import ClamavDetector
+from floodwall.detect.mail.clamd import ClamdClient
 from floodwall.detect.mail.dangerous_attachment import DangerousAttachmentDetector
 from floodwall.detect.mail.double_extension import DoubleExtensionDetector
 from floodwall.detect.mail.encrypted_archive import EncryptedArchiveDetector
@@ -59,7 +61,7 @@ ATTACHMENT_DETECTORS = (
 )
 
 
-def build_detectors(settings: Settings) -> list[MailDetector]:
+def build_detectors(settings: Settings, clamd: ClamdClient | None = None) -> list[MailDetector]:
     """Every mail detector, with its reference data (bundled) and the organisation's own
     domains and executives (``[mail]`` in ``DATA/floodwall.toml``)."""
     psl = load_psl()
@@ -81,4 +83,6 @@ def build_detectors(settings: Settings) -> list[MailDetector]:
     yara = YaraRules.compile(bundled_data() / "yara", settings.cache_dir / "yara")
     # Known-bad hashes come from the intel store (issue 4); none are bundled.
     intel: list[MailDetector] = [YaraDetector(yara), HashIocDetector({})]
+    if clamd is not None:
+        intel.append(ClamavDetector(clamd))
     return [cls() for cls in ATTACHMENT_DETECTORS] + phishing + intel
