@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable
 from typing import ClassVar
 
+from floodwall.detect.mail.findings import detector_finding
 from floodwall.records import Finding, MailMessage, Severity
 
 _COMMENT = re.compile(r"\([^()]*\)")
@@ -65,9 +66,4 @@ class AuthResultsDetector:
         if not failed:
             return []
         reason = "authentication failed at the receiving host: " + ", ".join(failed)
-        return [
-            Finding(
-                self.id, self.title, self.severity, self.attack,
-                {"reason": reason, "failed": failed}, detector=self.id,
-            )
-        ]  # fmt: skip
+        return [detector_finding(self, {"reason": reason, "failed": failed})]

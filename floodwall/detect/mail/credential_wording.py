@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 import ahocorasick
 
+from floodwall.detect.mail.findings import detector_finding
 from floodwall.records import Finding, MailMessage, Severity
 
 
@@ -66,12 +67,8 @@ class CredentialWordingDetector:
             return []
         listed = "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(found.items()))
         return [
-            Finding(
-                id=self.id,
-                title=self.title,
-                severity=self.severity,
-                attack=self.attack,
-                evidence={"reason": f"the message uses phishing wording ({listed})", **found},
-                detector=self.id,
+            detector_finding(
+                self,
+                {"reason": f"the message uses phishing wording ({listed})", **found},
             )
         ]

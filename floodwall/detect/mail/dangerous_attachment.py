@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from floodwall.detect.mail.attachment_finding import attachment_finding
+from floodwall.detect.mail.findings import attachment_finding
 from floodwall.normalize.filetype import DANGEROUS_EXTENSIONS, extensions
 from floodwall.records import Finding, MailMessage, Severity
 

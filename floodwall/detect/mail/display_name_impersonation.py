@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import ClassVar
 
 from floodwall.detect.mail.domains import SuffixList, domain_of, label_of, registered_domain
+from floodwall.detect.mail.findings import detector_finding
 from floodwall.detect.mail.reference import Brands, brand_names
 from floodwall.records import Finding, MailMessage, Observable, Severity
 
@@ -70,12 +71,9 @@ class DisplayNameImpersonationDetector:
             return []
         kind, value = claim
         return [
-            Finding(
-                id=self.id,
-                title=self.title,
-                severity=self.severity,
-                attack=self.attack,
-                evidence={
+            detector_finding(
+                self,
+                {
                     "reason": f"display name {msg.from_name!r} claims {kind} {value!r} "
                     f"but the address is {msg.from_addr}",
                     "kind": kind,
@@ -83,7 +81,6 @@ class DisplayNameImpersonationDetector:
                     "from_name": msg.from_name,
                     "from": msg.from_addr,
                 },
-                observables=(Observable("email", msg.from_addr), Observable("domain", sender)),
-                detector=self.id,
+                (Observable("email", msg.from_addr), Observable("domain", sender)),
             )
         ]

@@ -11,6 +11,7 @@ from email.utils import getaddresses
 from typing import ClassVar
 
 from floodwall.detect.mail.domains import SuffixList, ascii_host
+from floodwall.detect.mail.findings import detector_finding
 from floodwall.records import Finding, MailMessage, Severity
 
 
@@ -53,7 +54,4 @@ class FromMalformedDetector:
         return [self._finding("; ".join(problems), values)] if problems else []
 
     def _finding(self, reason: str, values: tuple[str, ...]) -> Finding:
-        return Finding(
-            self.id, self.title, self.severity, self.attack,
-            {"reason": reason, "from": list(values)}, detector=self.id,
-        )  # fmt: skip
+        return detector_finding(self, {"reason": reason, "from": list(values)})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
-from floodwall.detect.mail.attachment_finding import attachment_finding
+from floodwall.detect.mail.findings import attachment_finding
 from floodwall.records import Finding, MailMessage, Severity
 
 

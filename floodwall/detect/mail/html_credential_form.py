@@ -7,7 +7,7 @@ import re
 from dataclasses import replace
 from typing import ClassVar
 
-from floodwall.detect.mail.attachment_finding import attachment_finding
+from floodwall.detect.mail.findings import attachment_finding
 from floodwall.detect.mail.html_smuggling import is_html
 from floodwall.records import Finding, MailMessage, Observable, Severity
 

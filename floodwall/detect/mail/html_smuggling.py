@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from floodwall.detect.mail.attachment_finding import attachment_finding
+from floodwall.detect.mail.findings import attachment_finding
 from floodwall.normalize.filetype import extensions
 from floodwall.records import Attachment, Finding, MailMessage, Severity
 

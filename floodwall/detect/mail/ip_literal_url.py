@@ -7,6 +7,7 @@ import re
 from typing import ClassVar
 
 from floodwall.detect.mail.domains import host_of
+from floodwall.detect.mail.findings import detector_finding
 from floodwall.records import Finding, Link, MailMessage, Observable, Severity
 
 # One part of an IPv4 address as inet_aton(3) reads it: decimal, 0x-hex or 0-led octal.
@@ -71,18 +72,14 @@ class IpLiteralUrlDetector:
                 continue
             host, address, obfuscated = hit
             how = f"obfuscated IPv4 {host} = {address}" if obfuscated else f"IP address {address}"
-            seen[link.url] = Finding(
-                id=self.id,
-                title=self.title,
-                severity=self.severity,
-                attack=self.attack,
-                evidence={
+            seen[link.url] = detector_finding(
+                self,
+                {
                     "reason": f"link {link.url} points to the {how}",
                     "url": link.url,
                     "ip": address,
                     "obfuscated": obfuscated,
                 },
-                observables=(Observable("url", link.url), Observable("ip", address)),
-                detector=self.id,
+                (Observable("url", link.url), Observable("ip", address)),
             )
         return list(seen.values())

@@ -6,6 +6,7 @@ import re
 from typing import ClassVar
 
 from floodwall.detect.mail.domains import SuffixList, host_of, registered_domain
+from floodwall.detect.mail.findings import detector_finding
 from floodwall.records import Finding, Link, MailMessage, Observable, Severity
 
 # Link text that is itself a URL or a host name (``https://bank.example/``, ``www.x.com``).
@@ -50,12 +51,9 @@ class LinkTextMismatchDetector:
                 continue
             shown, real = pair
             findings.append(
-                Finding(
-                    id=self.id,
-                    title=self.title,
-                    severity=self.severity,
-                    attack=self.attack,
-                    evidence={
+                detector_finding(
+                    self,
+                    {
                         "reason": f"link text {link.text.strip()!r} shows {shown} "
                         f"but the link goes to {real}",
                         "text": link.text,
@@ -63,8 +61,7 @@ class LinkTextMismatchDetector:
                         "shown_domain": shown,
                         "real_domain": real,
                     },
-                    observables=(Observable("url", link.url), Observable("domain", real)),
-                    detector=self.id,
+                    (Observable("url", link.url), Observable("domain", real)),
                 )
             )
         return findings

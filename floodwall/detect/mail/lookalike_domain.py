@@ -15,6 +15,7 @@ from floodwall.detect.mail.domains import (
     registered_domain,
     unicode_host,
 )
+from floodwall.detect.mail.findings import detector_finding
 from floodwall.detect.mail.reference import Brands
 from floodwall.records import Finding, MailMessage, Observable, Severity
 
@@ -131,12 +132,9 @@ class LookalikeDomainDetector:
             kind, brand = hit
             real = sorted(self.targets[brand])[:3]
             findings.append(
-                Finding(
-                    id=self.id,
-                    title=self.title,
-                    severity=self.severity,
-                    attack=self.attack,
-                    evidence={
+                detector_finding(
+                    self,
+                    {
                         "reason": f"{where} domain {unicode_host(host)} imitates "
                         f"{', '.join(real)} ({kind})",
                         "domain": host,
@@ -144,8 +142,7 @@ class LookalikeDomainDetector:
                         "kind": kind,
                         "imitates": real,
                     },
-                    observables=(Observable("domain", host),),
-                    detector=self.id,
+                    (Observable("domain", host),),
                 )
             )
         return findings

@@ -7,7 +7,7 @@ import re
 from collections import Counter
 from typing import ClassVar
 
-from floodwall.detect.mail.attachment_finding import attachment_finding
+from floodwall.detect.mail.findings import attachment_finding
 from floodwall.records import Finding, MailMessage, Severity
 
 _NAME = re.compile(rb"/([^\s/()<>\[\]{}%]+)")

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import zipfile
 from typing import ClassVar
 
-from floodwall.detect.mail.attachment_finding import attachment_finding
+from floodwall.detect.mail.findings import attachment_finding
 from floodwall.records import Finding, MailMessage, Severity
 
 OOXML_TYPES = frozenset({"ooxml", "docx", "xlsx", "pptx"})

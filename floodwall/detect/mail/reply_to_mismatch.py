@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from floodwall.detect.mail.domains import SuffixList, domain_of, list_domains, registered_domain
+from floodwall.detect.mail.findings import detector_finding
 from floodwall.records import Finding, MailMessage, Observable, Severity
 
 
@@ -41,20 +42,16 @@ class ReplyToMismatchDetector:
             return []
         domains = sorted({registered_domain(domain_of(a), self.psl) for a in others})
         return [
-            Finding(
-                id=self.id,
-                title=self.title,
-                severity=self.severity,
-                attack=self.attack,
-                evidence={
+            detector_finding(
+                self,
+                {
                     "reason": f"Reply-To {', '.join(others)} is outside the From domain {sender}",
                     "from": msg.from_addr,
                     "reply_to": list(others),
                     "from_domain": sender,
                     "reply_to_domains": domains,
                 },
-                observables=tuple(Observable("email", a) for a in others)
+                tuple(Observable("email", a) for a in others)
                 + tuple(Observable("domain", d) for d in domains),
-                detector=self.id,
             )
         ]

@@ -6,6 +6,7 @@ import re
 from typing import ClassVar
 
 from floodwall.detect.mail.domains import SuffixList, domain_of, registered_domain
+from floodwall.detect.mail.findings import detector_finding
 from floodwall.records import Finding, MailMessage, Observable, Severity
 
 # RFC 8601 resinfo "dkim=pass ... header.d=example.com" (or header.i=@example.com).
@@ -52,19 +53,15 @@ class ReturnPathMismatchDetector:
                     return []
         reason = f"Return-Path {msg.return_path} is outside the From domain {sender}"
         return [
-            Finding(
-                id=self.id,
-                title=self.title,
-                severity=self.severity,
-                attack=self.attack,
-                evidence={
+            detector_finding(
+                self,
+                {
                     "reason": reason,
                     "from": msg.from_addr,
                     "return_path": msg.return_path,
                     "from_domain": sender,
                     "return_path_domain": envelope,
                 },
-                observables=(Observable("email", msg.return_path), Observable("domain", envelope)),
-                detector=self.id,
+                (Observable("email", msg.return_path), Observable("domain", envelope)),
             )
         ]

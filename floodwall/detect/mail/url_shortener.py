@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import ClassVar
 
 from floodwall.detect.mail.domains import SuffixList, host_of, registered_domain
+from floodwall.detect.mail.findings import detector_finding
 from floodwall.records import Finding, MailMessage, Observable, Severity
 
 
@@ -36,17 +37,13 @@ class UrlShortenerDetector:
             return []
         hosts = sorted(set(urls.values()))
         return [
-            Finding(
-                id=self.id,
-                title=self.title,
-                severity=self.severity,
-                attack=self.attack,
-                evidence={
+            detector_finding(
+                self,
+                {
                     "reason": f"{len(urls)} link(s) go through the shortener(s) {', '.join(hosts)}",
                     "urls": list(urls),
                     "shorteners": hosts,
                 },
-                observables=tuple(Observable("url", u) for u in urls),
-                detector=self.id,
+                tuple(Observable("url", u) for u in urls),
             )
         ]
