@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from typing import Any
 
+import normalize_golden as golden
 import pytest
 
 from floodwall.ingest.base import RawRecord
@@ -16,21 +15,6 @@ from floodwall.normalize.dispatch import normalizer_for
 from floodwall.normalize.windows_xml import WindowsXmlNormalizer
 from floodwall.records import Origin
 
-
-def _golden() -> Any:
-    # tests/ is not a package (importlib import mode): load the helper by its path.
-    if "floodwall_tests_golden" not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            "floodwall_tests_golden", Path(__file__).with_name("golden.py")
-        )
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-    return sys.modules["floodwall_tests_golden"]
-
-
-golden = _golden()
 NAME = "windows_xml"
 
 
