@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from typing import Any
 
+import attachment_cases as cases
 import pytest
 
 from floodwall.detect.mail.dangerous_attachment import DangerousAttachmentDetector
@@ -16,12 +15,6 @@ from floodwall.detect.mail.html_credential_form import HtmlCredentialFormDetecto
 from floodwall.detect.mail.html_smuggling import HtmlSmugglingDetector
 from floodwall.detect.mail.rtlo_filename import RtloFilenameDetector
 
-_spec = importlib.util.spec_from_file_location(
-    "cases", Path(__file__).with_name("attachment_cases.py")
-)
-assert _spec and _spec.loader
-cases = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(cases)
 att, fired = cases.att, cases.fired
 
 SMUGGLE = (

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
+import mail_util as util
 import pytest
 
 from floodwall.detect.mail.auth_results import AuthResultsDetector, parse_results
-
-_spec = importlib.util.spec_from_file_location("mail_util", Path(__file__).with_name("util.py"))
-assert _spec and _spec.loader
-util = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(util)
 
 MS_FAIL = "spf=softfail (sender IP is 203.0.113.9) smtp.mailfrom=x.example; dkim=none; dmarc=fail action=quarantine header.from=bank.example"
 GOOGLE_PASS = "mx.google.com; dkim=pass header.i=@a.example; spf=pass smtp.mailfrom=a.example; dmarc=pass header.from=a.example"

@@ -5,7 +5,6 @@ made to be on demand."""
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import shutil
 import socket
 import socketserver
@@ -17,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import attachment_cases as cases
 import pytest
 
 from floodwall.detect.mail.clamav import ClamavDetector
@@ -27,12 +27,6 @@ from floodwall.normalize.mime import parse_message
 from floodwall.records import Origin
 from floodwall.respond.policy import Policy
 
-_spec = importlib.util.spec_from_file_location(
-    "cases", Path(__file__).with_name("attachment_cases.py")
-)
-assert _spec and _spec.loader
-cases = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(cases)
 att, message = cases.att, cases.message
 
 SAMPLE = Path(__file__).parents[2] / "samples" / "detect" / "mail" / "clamav" / "sample.eml"

@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-from pathlib import Path
 from typing import Any
 
+import attachment_cases as cases
 import pytest
 
 from floodwall.detect.mail.hash_ioc import HashIocDetector
 
-_spec = importlib.util.spec_from_file_location(
-    "cases", Path(__file__).with_name("attachment_cases.py")
-)
-assert _spec and _spec.loader
-cases = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(cases)
 att, fired, message = cases.att, cases.fired, cases.message
 
 BAD = b"pretend this is a known dropper\n"

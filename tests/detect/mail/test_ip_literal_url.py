@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
+import mail_util as util
 import pytest
 
 from floodwall.detect.mail.ip_literal_url import IpLiteralUrlDetector, parse_ip
 
-_spec = importlib.util.spec_from_file_location("mail_util", Path(__file__).with_name("util.py"))
-assert _spec and _spec.loader
-util = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(util)
 make_msg, fired = util.make_msg, util.fired
 
 

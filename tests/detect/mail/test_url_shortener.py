@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
+import mail_util as util
 import pytest
 
 from floodwall.detect.mail import reference
 from floodwall.detect.mail.url_shortener import UrlShortenerDetector
 
-_spec = importlib.util.spec_from_file_location("mail_util", Path(__file__).with_name("util.py"))
-assert _spec and _spec.loader
-util = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(util)
 make_msg, fired = util.make_msg, util.fired
 
 

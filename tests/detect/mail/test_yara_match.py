@@ -3,23 +3,17 @@ files that do not compile, and hostile data that must not hang a scan."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import time
 from pathlib import Path
 from typing import Any
 
+import attachment_cases as cases
 import pytest
 
 from floodwall.detect.mail.yara_match import YaraDetector
 from floodwall.detect.mail.yara_rules import YaraRules, YaraScanTimeout
 
-_spec = importlib.util.spec_from_file_location(
-    "cases", Path(__file__).with_name("attachment_cases.py")
-)
-assert _spec and _spec.loader
-cases = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(cases)
 att, message = cases.att, cases.message
 
 BUNDLED = Path(__file__).parents[3] / "floodwall" / "data" / "yara"
