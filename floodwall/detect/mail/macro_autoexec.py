@@ -24,11 +24,8 @@ class MacroAutoexecDetector:
 
     def detect(self, msg: MailMessage) -> list[Finding]:
         out = []
-        for att in msg.attachments:
-            if att.true_type not in office.OFFICE_TYPES:
-                continue
-            report = office.vba_findings(att.data, att.name)
-            if not report.parsed or not report.autoexec:
+        for att, report in office.macro_reports(msg):
+            if not report.autoexec:
                 continue
             kind = "VBA and XLM" if report.has_vba and report.has_xlm else (
                 "XLM" if report.has_xlm else "VBA")  # fmt: skip

@@ -24,11 +24,8 @@ class MacroSuspiciousDetector:
 
     def detect(self, msg: MailMessage) -> list[Finding]:
         out = []
-        for att in msg.attachments:
-            if att.true_type not in office.OFFICE_TYPES:
-                continue
-            report = office.vba_findings(att.data, att.name)
-            if not report.parsed or report.autoexec:
+        for att, report in office.macro_reports(msg):
+            if report.autoexec:
                 continue
             if report.has_vba and report.suspicious:
                 reason = f"{att.path!r} has VBA macros using {', '.join(report.suspicious)}"

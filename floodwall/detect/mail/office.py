@@ -19,6 +19,8 @@ from functools import lru_cache
 
 import olefile
 
+from floodwall.records import Attachment, MailMessage
+
 with warnings.catch_warnings():  # olevba calls pyparsing's deprecated camelCase API
     warnings.simplefilter("ignore", DeprecationWarning)
     from oletools import msodde, olevba, ooxml, rtfobj, xls_parser
@@ -99,6 +101,15 @@ def vba_findings(data: bytes, name: str) -> VbaReport:
         {str(k) for kind, k, _ in found if kind == "Suspicious" and k.lower() not in _NOT_KEYWORDS}
     )
     return VbaReport(True, has_vba, has_xlm, tuple(autoexec), tuple(suspicious))
+
+
+def macro_reports(msg: MailMessage) -> Iterator[tuple[Attachment, VbaReport]]:
+    """Each Office attachment oletools could read, with its macro report."""
+    for att in msg.attachments:
+        if att.true_type in OFFICE_TYPES:
+            report = vba_findings(att.data, att.name)
+            if report.parsed:
+                yield att, report
 
 
 def dde_links(data: bytes) -> list[str] | None:

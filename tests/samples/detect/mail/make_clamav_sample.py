@@ -7,29 +7,24 @@ not flagged. A text attachment rides along to show that only the EICAR file is n
 
 from __future__ import annotations
 
-from email.message import EmailMessage
 from pathlib import Path
+
+from sample_mail import message
 
 HERE = Path(__file__).parent
 EICAR = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 NOTES = b"Minutes of Monday's meeting: budget approved, next review in March.\n"
 
 
-def message() -> bytes:
-    msg = EmailMessage()
-    msg["From"] = "Accounts <billing@example.com>"
-    msg["To"] = "victim@example.org"
-    msg["Subject"] = "Invoice tool"
-    msg["Message-ID"] = "<invoice-tool@example.com>"
-    msg.set_content("Please run the attached tool to see your invoice.")
-    msg.add_attachment(
-        EICAR.encode(), maintype="application", subtype="octet-stream", filename="eicar.com"
-    )
-    msg.add_attachment(NOTES, maintype="text", subtype="plain", filename="notes.txt")
-    msg.set_boundary("floodwall-clamav-sample")  # fixed, so regenerating changes nothing
-    return bytes(msg)
+def sample() -> bytes:
+    files = [("eicar.com", EICAR.encode(), "application/octet-stream"),
+             ("notes.txt", NOTES, "text/plain")]  # fmt: skip
+    return message(
+        "Invoice tool", files, "Please run the attached tool to see your invoice.",
+        boundary="floodwall-clamav-sample",
+    )  # fmt: skip
 
 
 if __name__ == "__main__":
     (HERE / "clamav").mkdir(exist_ok=True)
-    (HERE / "clamav" / "sample.eml").write_bytes(message())
+    (HERE / "clamav" / "sample.eml").write_bytes(sample())

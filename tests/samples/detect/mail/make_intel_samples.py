@@ -9,8 +9,9 @@ a test list of known-bad hashes.
 from __future__ import annotations
 
 import hashlib
-from email.message import EmailMessage
 from pathlib import Path
+
+from sample_mail import message
 
 HERE = Path(__file__).parent
 EICAR = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
@@ -18,19 +19,6 @@ EICAR = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H
 # the shipped rules too (the bundled set has no EICAR rule).
 IQY = b"WEB\r\n1\r\nhttps://example.com/report.txt\r\n"
 KNOWN_BAD = b"Floodwall test file: its SHA-256 is listed as known bad in the tests.\n"
-
-
-def message(subject: str, files: list[tuple[str, bytes, str]]) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = "Accounts <billing@example.com>"
-    msg["To"] = "victim@example.org"
-    msg["Subject"] = subject
-    msg["Message-ID"] = f"<{subject.replace(' ', '-').lower()}@example.com>"
-    msg.set_content("Please see the attachment.")
-    for name, data, mime in files:
-        maintype, subtype = mime.split("/")
-        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
-    return bytes(msg)
 
 
 SAMPLES = {

@@ -13,8 +13,9 @@ import struct
 import sys
 import uuid
 import zipfile
-from email.message import EmailMessage
 from pathlib import Path
+
+from sample_mail import message
 
 HERE = Path(__file__).parent
 OLETOOLS = HERE.parents[3].parent / "shared" / "data" / "mail" / "oletools_test_data"
@@ -87,19 +88,6 @@ def oletools(name: str) -> bytes:
     return (OLETOOLS / name).read_bytes()
 
 
-def message(subject: str, files: list[tuple[str, bytes, str]]) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = "Accounts <billing@example.com>"
-    msg["To"] = "victim@example.org"
-    msg["Subject"] = subject
-    msg["Message-ID"] = f"<{subject.replace(' ', '-').lower()}@example.com>"
-    msg.set_content("Please see the attached document.")
-    for name, data, mime in files:
-        maintype, subtype = mime.split("/")
-        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
-    return bytes(msg)
-
-
 def samples() -> dict[str, tuple[str, list[tuple[str, bytes, str]]]]:
     octet = "application/octet-stream"
     xls = oletools("excel4-macros/excel4_sample_macro.xls")
@@ -125,4 +113,6 @@ if __name__ == "__main__":
         sys.exit(f"oletools test data not found at {OLETOOLS}")
     for folder, (subject, files) in samples().items():
         (HERE / folder).mkdir(exist_ok=True)
-        (HERE / folder / "sample.eml").write_bytes(message(subject, files))
+        (HERE / folder / "sample.eml").write_bytes(
+            message(subject, files, "Please see the attached document.")
+        )

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import io
 import zipfile
-from email.message import EmailMessage
 from pathlib import Path
 
 import pyzipper
+from sample_mail import message
 
 HERE = Path(__file__).parent
 PE = b"MZ" + b"\0" * 58 + b"\x40\0\0\0" + b"PE\0\0" + b"\x4c\x01" + b"\0" * 200
@@ -25,19 +25,6 @@ LOGIN = (
     b"method='post'><input name='email'><input type='password' name='pass'>"
     b"<button>Sign in</button></form></body></html>"
 )
-
-
-def message(subject: str, body: str, files: list[tuple[str, bytes, str]]) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = "Accounts <billing@example.com>"
-    msg["To"] = "victim@example.org"
-    msg["Subject"] = subject
-    msg["Message-ID"] = f"<{subject.replace(' ', '-').lower()}@example.com>"
-    msg.set_content(body)
-    for name, data, mime in files:
-        maintype, subtype = mime.split("/")
-        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
-    return bytes(msg)
 
 
 def zipped(name: str, data: bytes, password: bytes = b"") -> bytes:
@@ -86,4 +73,4 @@ SAMPLES = {
 if __name__ == "__main__":
     for name, (subject, body, files) in SAMPLES.items():
         (HERE / name).mkdir(exist_ok=True)
-        (HERE / name / "sample.eml").write_bytes(message(subject, body, files))
+        (HERE / name / "sample.eml").write_bytes(message(subject, files, body))
