@@ -75,7 +75,7 @@ def main() -> int:
     print(f"{'symbol':34}" + "".join(f"{n[:16]:>18}" for n in CORPORA))
     for s in symbols:
         print(f"{s:34}" + "".join(f"{firing[n][s]:18,}" for n in CORPORA))
-    print("\npeer: rspamd is not run by this benchmark yet (issue 3 asks for it; see README).")
+    print("\npeer: rspamd is not run by this benchmark yet (issue 3 asks for it).")
     return 0
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from floodwall.detect.mail.clamd import DEFAULT_CANDIDATES, ClamdClient
@@ -81,19 +82,27 @@ def run_scan(args: argparse.Namespace) -> int:
     symbols: Counter[str] = Counter()
     rows: list[ScanResult] = []
     store = None if args.no_store else open_store(settings.data_dir)
+    messages = MessageStore(store) if store is not None else None
     pending: list[ScanResult] = []
+    progress = Progress(
+        SpinnerColumn(), TextColumn("[bold]scanning[/] {task.completed:,} messages"),
+        TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal,
+    )  # fmt: skip
     try:
-        for path, source in inputs:
-            for raw in source.read(path, intake):
-                result = scan_message(parse_message(raw), detectors, policy)
-                _report(result, args.format, encoder, verdicts, symbols, rows)
-                if store is not None:
-                    pending.append(result)
-                    if len(pending) >= 500:
-                        MessageStore(store).add(pending)
-                        pending.clear()
-        if store is not None:
-            MessageStore(store).add(pending)
+        with progress:
+            task = progress.add_task("scan", total=None)
+            for path, source in inputs:
+                for raw in source.read(path, intake):
+                    result = scan_message(parse_message(raw), detectors, policy)
+                    _report(result, args.format, encoder, verdicts, symbols, rows)
+                    progress.advance(task)
+                    if messages is not None:
+                        pending.append(result)
+                        if len(pending) >= 500:  # one write transaction per batch
+                            messages.add(pending)
+                            pending.clear()
+            if messages is not None:
+                messages.add(pending)
     finally:
         if store is not None:
             store.close()
