@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from rich.console import Console
@@ -18,17 +18,13 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from floodwall.detect.mail.clamd import DEFAULT_CANDIDATES, ClamdClient
 from floodwall.ingest.base import InputError
 from floodwall.ingest.intake import IntakeLog
-from floodwall.ingest.mail_source import expand_mail_inputs
-from floodwall.mail.detectors import build_detectors
-from floodwall.mail.scan import ScanResult, result_object, scan_message
-from floodwall.normalize.mime import parse_message
-from floodwall.respond.policy import Policy, PolicyError
 from floodwall.settings import Settings
 from floodwall.store.db import open_store
-from floodwall.store.messages import MessageStore
+
+if TYPE_CHECKING:
+    from floodwall.mail.scan import ScanResult
 
 VERDICT_STYLE = {
     "accept": "green",
@@ -55,6 +51,16 @@ def register(sub: Any) -> None:
 
 
 def run_scan(args: argparse.Namespace) -> int:
+    # The scanner's libraries (oletools, yara-x, archive readers) load here, not when the
+    # command line is parsed: every other subcommand would pay for them at start-up.
+    from floodwall.detect.mail.clamd import DEFAULT_CANDIDATES, ClamdClient
+    from floodwall.ingest.mail_source import expand_mail_inputs
+    from floodwall.mail.detectors import build_detectors
+    from floodwall.mail.scan import scan_message
+    from floodwall.normalize.mime import parse_message
+    from floodwall.respond.policy import Policy, PolicyError
+    from floodwall.store.messages import MessageStore
+
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     settings = Settings.load(args.data)
     policy_path = args.policy or (
@@ -134,6 +140,8 @@ def _report(
     verdicts[result.verdict.action] += 1
     symbols.update(s.id for s in result.verdict.symbols)
     if fmt == "jsonl":
+        from floodwall.mail.scan import result_object  # loaded by run_scan already
+
         sys.stdout.write(encoder.encode(result_object(result)).decode() + "\n")
     elif len(rows) < 1000:  # a table is laid out whole: memory stays flat past that
         rows.append(result)

@@ -21,9 +21,9 @@ from floodwall.detect.sigma.correlation import (
     CorrelationEngine,
     CorrelationMatch,
     CorrelationSpec,
-    compile_correlation,
     finding_from_match,
 )
+from floodwall.detect.sigma.correlation_compile import compile_correlation
 from floodwall.records import Event, Observable, Origin, Severity
 
 SAMPLE = Path(__file__).parents[1] / "samples" / "detect" / "sigma_correlation" / "brute_force.yml"

@@ -59,6 +59,15 @@ detection:
   sel: {Tags: 'evil'}
   condition: sel
 """,
+    "ports.yml": r"""
+title: Mail port from a tool
+id: 00000000-0000-4000-8000-0000000000a6
+logsource: {product: windows, category: process_creation}
+detection:
+  sel: {DestinationPort: [25, 587], CommandLine|contains: 'smtpx'}
+  filter: {Image|endswith: '\outlook.exe'}
+  condition: sel and not filter
+""",
 }
 
 
@@ -115,6 +124,27 @@ def test_prefilter_agrees_with_the_matcher(
     engine: SigmaEngine, fields: dict[str, Any], expected: set[str]
 ) -> None:
     assert titles(engine, fields) == expected
+
+
+# Every value that the matcher reads as 25 (float() of the stripped text) must get past
+# the numeric anchor, however it is written; other numbers must not match.
+@pytest.mark.parametrize(
+    ("port", "expected"),
+    [
+        (25, True), ("25", True), ("025", True), ("25.0", True), ("2.5e1", True),
+        (" 25 ", True), ("\uff12\uff15", True), ("2_5", True), (25.0, True), ([80, "587"], True),
+        (26, False), ("250", False), ("125", False), ("", False), (None, False), (True, False),
+    ],
+)  # fmt: skip
+def test_numeric_anchor_lets_every_spelling_through(
+    engine: SigmaEngine, port: Any, expected: bool
+) -> None:
+    fields = {"DestinationPort": port, "CommandLine": "SMTPX send", "Image": "C:\\t\\a.exe"}
+    assert ("Mail port from a tool" in titles(engine, fields)) is expected
+    # The filter is a clause of no use to the prefilter (it sits under NOT): it still
+    # decides the match.
+    fields["Image"] = "C:\\Office\\OUTLOOK.EXE"
+    assert "Mail port from a tool" not in titles(engine, fields)
 
 
 def test_many_fields(engine: SigmaEngine) -> None:

@@ -1,8 +1,9 @@
 """Anchors: for each rule, a set of field-qualified literals of which one must occur.
 
 An anchor is ``(field, mode, text)``: the lowered value of ``field`` equals (``eq``),
-starts with (``sw``), ends with (``ew``) or contains (``ct``) ``text``; a keyword anchor
-has no field and may occur in any value. The prefilter (``engine.py``) finds every
+starts with (``sw``), ends with (``ew``) or contains (``ct``) ``text``, or may read as
+the integer ``text`` (``num``, see ``engine.anchor_pattern``); a keyword anchor has no
+field and may occur in any value. The prefilter (``engine.py``) finds every
 anchor of every rule in one Hyperscan pass over the event, and only rules with an
 anchor present are evaluated. A rule with no usable anchor (only numbers, negations,
 short infixes ...) is evaluated on every event of its log source.
@@ -50,7 +51,7 @@ def is_selective(literal: str) -> bool:
 
 Anchor = tuple[str | None, str, str]  # (field or None for keywords, mode, lowered text)
 #: Whole-value tests pin a value down far more than an infix does.
-_MODE_BONUS = {"eq": 20, "sw": 10, "ew": 10, "ct": 0}
+_MODE_BONUS = {"eq": 20, "num": 20, "sw": 10, "ew": 10, "ct": 0}
 
 
 def _weight(anchor: Anchor) -> int:
@@ -98,6 +99,8 @@ def node_anchors(node: Node) -> frozenset[Anchor] | None:
         if matcher[0] == "re":
             literals = regex_anchors(matcher[1], matcher[2])
             return frozenset((field, "ct", lit) for lit in literals) if literals else None
+        if matcher[0] == "num" and field is not None and float(matcher[1]).is_integer():
+            return frozenset([(field, "num", str(int(matcher[1])))])
         if matcher[0] != "str":
             return None
         if matcher[1] == "glob":
@@ -105,6 +108,39 @@ def node_anchors(node: Node) -> frozenset[Anchor] | None:
         # Keywords are compiled as infix tests already (compiler.py).
         return _leaf_anchor(field, matcher[1], matcher[2].lower())
     return None
+
+
+#: Clauses kept per rule: each one more prunes less, and costs a little per hit.
+MAX_CLAUSES = 4
+
+
+def node_clauses(node: Node) -> tuple[frozenset[Anchor], ...]:
+    """A necessary condition of ``node`` in conjunctive form: every clause (a set of
+    anchors) must have one of its anchors present wherever ``node`` matches.
+
+    One clause (``node_anchors``) lets through every event that has the rule's rarest
+    literal; most of them then fail another part of the rule (``Initiated: 'true'``
+    holds for every outbound connection, the port list beside it rarely does). Each
+    child of an AND is necessary on its own, so each contributes its clauses; an OR
+    keeps the union of one clause per branch, as ``node_anchors`` does; NOT gives none.
+    The best ``MAX_CLAUSES`` are kept, the most selective first.
+    """
+    found = _clauses(node)
+    ranked = sorted(set(found), key=_quality, reverse=True)
+    return tuple(ranked[:MAX_CLAUSES])
+
+
+def _clauses(node: Node) -> list[frozenset[Anchor]]:
+    kind = node[0]
+    if kind == "and":
+        return [c for child in node[1] for c in _clauses(child)]
+    if kind == "or":
+        single = node_anchors(node)
+        return [single] if single is not None else []
+    if kind in ("field", "kw"):
+        single = node_anchors(node)
+        return [single] if single is not None else []
+    return []
 
 
 def _text_quality(literals: frozenset[str]) -> tuple[int, int]:

@@ -39,7 +39,7 @@ from sigma.types import (
     SpecialChars,
 )
 
-from floodwall.detect.sigma.anchors import node_anchors, node_event_ids
+from floodwall.detect.sigma.anchors import node_clauses, node_event_ids
 from floodwall.detect.sigma.ir import CompiledRule, LogSource, Node
 
 _RE_FLAGS = {
@@ -98,7 +98,7 @@ def compile_rule(
         logsource=LogSource(ls.product, ls.category, ls.service),
         detection=detection,
         fields=tuple(sorted(fields)),
-        anchors=node_anchors(detection),
+        clauses=node_clauses(detection),
         event_ids=node_event_ids(detection),
         generate=rule._output,
     )

@@ -11,30 +11,14 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import sigma
-import yaml
-from sigma.collection import SigmaCollection
-from sigma.correlations import SigmaCorrelationRule
-from sigma.modifiers import SigmaWideModifier, modifier_mapping
-from sigma.rule import SigmaRule
-
-from floodwall.detect.sigma.compiler import RuleCompileError, compile_rule
-from floodwall.detect.sigma.correlation import (
-    CorrelationCompileError,
-    CorrelationSpec,
-    compile_correlation,
-)
+from floodwall.detect.sigma.correlation import CorrelationSpec
 from floodwall.detect.sigma.ir import IR_VERSION, CompiledRule, RuleProblem
-
-# The Sigma specification names UTF-16LE ``utf16le``; pySigma only knows it as ``wide``.
-modifier_mapping.setdefault("utf16le", SigmaWideModifier)
 
 SIGMAHQ_BLOB = "https://github.com/SigmaHQ/sigma/blob/master/"
 RULE_SUFFIXES = (".yml", ".yaml")
@@ -60,109 +44,52 @@ class RuleDir:
     link_root: Path | None = None  # path that link_base corresponds to
 
 
-def rule_files(dirs: Sequence[RuleDir]) -> list[tuple[Path, RuleDir]]:
-    """Every rule file under ``dirs``, sorted, hidden folders skipped."""
-    out: list[tuple[Path, RuleDir]] = []
+def rule_files(dirs: Sequence[RuleDir]) -> list[tuple[str, RuleDir]]:
+    """Every rule file under ``dirs``, sorted, hidden folders skipped. Plain strings: a
+    hunt walks 3,700 of them at every start, and ``Path`` objects cost a third of that."""
+    out: list[tuple[str, RuleDir]] = []
     for d in dirs:
         if d.path.is_file():
-            out.append((d.path, d))
+            out.append((str(d.path), d))
             continue
         for root, subdirs, names in os.walk(d.path):
             subdirs[:] = sorted(s for s in subdirs if not s.startswith("."))
-            out.extend((Path(root) / n, d) for n in sorted(names) if n.endswith(RULE_SUFFIXES))
+            join = os.path.join
+            out.extend((join(root, n), d) for n in sorted(names) if n.endswith(RULE_SUFFIXES))
     return out
 
 
-def _link(path: Path, d: RuleDir) -> str:
+def _link(path: str, d: RuleDir) -> str:
+    resolved = Path(path).resolve()
     if d.link_base and d.link_root:
-        return d.link_base + path.resolve().relative_to(d.link_root.resolve()).as_posix()
-    return path.resolve().as_uri()
+        return d.link_base + resolved.relative_to(d.link_root.resolve()).as_posix()
+    return resolved.as_uri()
+
+
+#: The modules whose code decides what the cache holds.
+_COMPILER_SOURCES = (
+    "anchors.py", "compiler.py", "correlation.py", "correlation_compile.py", "ir.py",
+    "loader.py", "parse.py",
+)  # fmt: skip
 
 
 def _compiler_fingerprint() -> bytes:
-    """The compiler's own source: a cache made by other code is never trusted."""
-    from floodwall.detect.sigma import anchors, compiler, correlation, ir
-
+    """The compiler's own source: a cache made by other code is never trusted. Read from
+    the files, not imported: importing the compiler would import pySigma."""
     h = hashlib.sha256()
-    for module in (anchors, compiler, correlation, ir, sys.modules[__name__]):
-        h.update(Path(str(module.__file__)).read_bytes())
+    here = Path(__file__).parent
+    for name in _COMPILER_SOURCES:
+        h.update((here / name).read_bytes())
     return h.digest()
 
 
-def _cache_key(files: list[tuple[Path, RuleDir]], placeholders: Mapping[str, Sequence[str]]) -> str:
-    h = hashlib.sha256(f"{IR_VERSION}|{sigma.__name__}|{sorted(placeholders.items())}".encode())
+def _cache_key(files: list[tuple[str, RuleDir]], placeholders: Mapping[str, Sequence[str]]) -> str:
+    h = hashlib.sha256(f"{IR_VERSION}|sigma|{sorted(placeholders.items())}".encode())
     h.update(_compiler_fingerprint())
     for p, d in files:
-        st = p.stat()
+        st = os.stat(p)
         h.update(f"{p}|{st.st_size}|{st.st_mtime_ns}|{d.link_base}\n".encode())
     return h.hexdigest()[:32]
-
-
-def _compile_files(
-    job: tuple[list[tuple[str, str]], dict[str, list[str]]],
-) -> tuple[list[CompiledRule], list[RuleProblem], list[str]]:
-    """Worker: parse and compile a list of (path, link) files. Returns rules, problems and
-    the paths of files holding correlation rules (compiled later, with all rules known)."""
-    files, placeholders = job
-    rules: list[CompiledRule] = []
-    problems: list[RuleProblem] = []
-    corr_files: list[str] = []
-    for path, link in files:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-            collection = SigmaCollection.from_yaml(text, collect_errors=True)
-        except Exception as exc:  # unreadable file, YAML error, pySigma error: all shown
-            problems.append(RuleProblem(path, "", f"cannot parse: {exc}"))
-            continue
-        for r in collection.rules:
-            if isinstance(r, SigmaCorrelationRule):
-                if path not in corr_files:
-                    corr_files.append(path)
-                continue
-            if not isinstance(r, SigmaRule):
-                continue
-            try:
-                rules.append(compile_rule(r, path=path, link=link, placeholders=placeholders))
-            except (RuleCompileError, ValueError) as exc:
-                problems.append(RuleProblem(path, r.title, str(exc)))
-    return rules, problems, corr_files
-
-
-def _compile_correlations(
-    paths: list[str], rules: list[CompiledRule]
-) -> tuple[list[CorrelationSpec], list[RuleProblem]]:
-    """Compile correlation rules together with the base rules they reference by name or id."""
-    by_ref = {r.name: r.path for r in rules if r.name}
-    by_ref.update({r.id: r.path for r in rules})
-    specs: list[CorrelationSpec] = []
-    problems: list[RuleProblem] = []
-    seen: set[str] = set()
-    for path in paths:
-        try:
-            docs = [d for d in yaml.safe_load_all(Path(path).read_text("utf-8")) if d]
-            needed = {
-                by_ref[ref]
-                for d in docs
-                for ref in (d.get("correlation") or {}).get("rules", []) or []
-                if ref in by_ref and by_ref[ref] != path
-            }
-            for extra in sorted(needed):
-                docs.extend(d for d in yaml.safe_load_all(Path(extra).read_text("utf-8")) if d)
-            collection = SigmaCollection.from_dicts(docs, collect_errors=True)
-            collection.resolve_rule_references()
-        except Exception as exc:  # pySigma raises many types for broken references
-            problems.append(RuleProblem(path, "", f"correlation cannot be resolved: {exc}"))
-            continue
-        for r in collection.rules:
-            # A file pulled in for its base rules may hold correlations of its own:
-            # each correlation is compiled once.
-            if isinstance(r, SigmaCorrelationRule) and str(r.id) not in seen:
-                seen.add(str(r.id))
-                try:
-                    specs.append(compile_correlation(r))
-                except (CorrelationCompileError, ValueError) as exc:
-                    problems.append(RuleProblem(path, r.title, str(exc)))
-    return specs, problems
 
 
 def load_rules(
@@ -188,7 +115,10 @@ def load_rules(
             cache.unlink(missing_ok=True)
     if on_compile:
         on_compile(len(files))
-    pairs = [(str(p), _link(p, d)) for p, d in files]
+    # pySigma (a tenth of a second to import) is only needed when the cache is stale.
+    from floodwall.detect.sigma.parse import compile_correlations, compile_files
+
+    pairs = [(p, _link(p, d)) for p, d in files]
     result = RuleSet(files=len(files))
     corr_files: list[str] = []
     chunks = (
@@ -196,9 +126,9 @@ def load_rules(
     )
     if len(chunks) > 1:
         with ProcessPoolExecutor(len(chunks)) as pool:
-            parts = list(pool.map(_compile_files, [(c, ph) for c in chunks]))
+            parts = list(pool.map(compile_files, [(c, ph) for c in chunks]))
     else:
-        parts = [_compile_files((pairs, ph))]
+        parts = [compile_files((pairs, ph))]
     for rules, problems, corr in parts:
         result.rules.extend(rules)
         result.problems.extend(problems)
@@ -206,7 +136,7 @@ def load_rules(
     result.rules.sort(key=lambda r: (r.path, r.id))
     result.problems.sort(key=lambda p: (p.path, p.title))
     if corr_files:
-        specs, problems = _compile_correlations(sorted(corr_files), result.rules)
+        specs, problems = compile_correlations(sorted(corr_files), result.rules)
         result.correlations = specs
         result.problems.extend(problems)
     if cache:

@@ -53,8 +53,15 @@ class HyperscanCache:
 
     def patterns(self, patterns: Sequence[bytes]) -> Any:
         """A database reporting each pattern (id = its index) at most once per scan."""
+        key = "patterns\0" + "\0".join(p.hex() for p in patterns)
+        return self.keyed_patterns(key, lambda: patterns)
+
+    def keyed_patterns(self, key: str, make: Callable[[], Sequence[bytes]]) -> Any:
+        """Like ``patterns``, for a caller that can name its patterns by a cheaper ``key``
+        (which must change whenever they would): ``make`` runs only on a cache miss."""
 
         def build() -> Any:
+            patterns = make()
             db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
             db.compile(
                 expressions=list(patterns),
@@ -64,7 +71,7 @@ class HyperscanCache:
             )
             return db
 
-        return self._load_or_build("patterns\0" + "\0".join(p.hex() for p in patterns), build)
+        return self._load_or_build(key, build)
 
     def regex(self, pattern: str, flags: int) -> Any | None:
         """A database for one regex with ``re``'s flags, or None if Hyperscan refuses it
