@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from floodwall import __version__
+from floodwall.cli import gateway as gateway_cmd
 from floodwall.cli import hunt as hunt_cmd
 from floodwall.cli import mail as mail_cmd
 from floodwall.cli import rules as rules_cmd
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     hunt_cmd.register(sub)
     rules_cmd.register(sub)
     mail_cmd.register(sub)
+    gateway_cmd.register(sub)
     return parser
 
 

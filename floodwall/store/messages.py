@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from floodwall.mail.scan import ScanResult
@@ -29,20 +29,34 @@ class MessageStore:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    def add(self, results: Iterable[ScanResult], *, source: str = "scan") -> int:
-        """Store one row per message; returns how many were stored."""
+    def add(
+        self,
+        results: Iterable[ScanResult],
+        *,
+        source: str = "scan",
+        recipients: Sequence[int] | None = None,
+    ) -> int:
+        """Store one row per message; returns how many were stored.
+
+        ``recipients`` gives each result's recipient count (the gateway passes its
+        envelope's); without it a message counts once per To and Cc address.
+        """
         now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        results = list(results)
+        if recipients is not None and len(recipients) != len(results):
+            raise ValueError("recipients needs one count per result")
+        counts = recipients or [max(len(r.message.to), 1) for r in results]
         rows = [
             (
                 _message_id(), now, source, _text(r.message.origin.path),
                 r.message.origin.record_id, _text(r.message.message_id), r.message.sha256,
                 _text(r.message.from_addr), _text(r.message.subject),
-                max(len(r.message.to), 1), r.verdict.action, r.verdict.score,
+                max(n, 1), r.verdict.action, r.verdict.score,
                 json.dumps([{"id": s.id, "score": s.score, "reason": _text(s.reason)}
                             for s in r.verdict.symbols]),
                 json.dumps([_text(u) for u in r.verdict.unscannable]),
             )
-            for r in results
+            for r, n in zip(results, counts, strict=True)
         ]  # fmt: skip
         if rows:
             with self._store.write() as conn:

@@ -1,0 +1,194 @@
+"""SMTP in: a thin typed adapter over aiosmtpd, so no aiosmtpd type leaves this file.
+
+``SmtpSource`` listens on a host and port and hands each complete message to a
+``MessageSink`` as an ``InboundMessage``; the sink's ``Reply`` is what the client gets
+for its DATA. The protocol limits live here:
+
+- STARTTLS (RFC 3207) when an ``ssl.SSLContext`` is given;
+- SIZE (RFC 1870): the limit is announced, a larger MAIL ... SIZE= is refused and a
+  larger DATA is read to its end and answered ``552`` (aiosmtpd keeps none of it);
+- at most ``max_recipients`` RCPT per message (RFC 5321 §4.5.3.1.8 asks that at
+  least 100 be accepted), ``452 4.5.3`` past that;
+- a sink that fails unexpectedly gets the client a ``451``: try again later, never a
+  silent loss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import ssl
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+__all__ = ["InboundMessage", "MessageSink", "Reply", "SmtpSource"]
+
+log = logging.getLogger("floodwall.gateway")
+# aiosmtpd logs every connection and command at INFO: far too much for a gateway.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One message as received over SMTP, with its envelope (RFC 5321 §2.3.1)."""
+
+    mail_from: str
+    rcpt_to: tuple[str, ...]
+    data: bytes  # as received: CRLF line ends, dot-stuffing undone
+    peer: str  # the client's address
+    helo: str  # what it said in HELO/EHLO
+    tls: bool  # the session ran STARTTLS
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """An SMTP reply: code and text (RFC 5321 §4.2), with enhanced status (RFC 3463)."""
+
+    code: int
+    text: str
+
+    def line(self) -> str:
+        """The reply line; CR and LF in the text cannot end it early."""
+        text = self.text.replace("\r", " ").replace("\n", " ")
+        return f"{self.code} {text}"
+
+
+MessageSink = Callable[[InboundMessage], Awaitable[Reply]]
+
+
+def _peer(session: Session) -> str:
+    peer = session.peer
+    if isinstance(peer, tuple) and peer:
+        return str(peer[0])
+    return str(peer or "")
+
+
+class _Handler:
+    """aiosmtpd's hooks, turned into calls of the sink."""
+
+    def __init__(self, source: SmtpSource) -> None:
+        self._source = source
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if len(envelope.rcpt_tos) >= self._source.max_recipients:
+            return "452 4.5.3 Too many recipients"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        content = envelope.original_content or b""
+        message = InboundMessage(
+            mail_from=str(envelope.mail_from or ""),
+            rcpt_to=tuple(envelope.rcpt_tos),
+            data=bytes(content),
+            peer=_peer(session),
+            helo=str(session.host_name or ""),
+            tls=session.ssl is not None,
+        )
+        return await self._source.deliver(message)
+
+
+class SmtpSource:
+    """An SMTP server on ``host:port`` feeding ``sink``."""
+
+    def __init__(
+        self,
+        sink: MessageSink,
+        host: str,
+        port: int,
+        *,
+        hostname: str | None = None,
+        tls_context: ssl.SSLContext | None = None,
+        require_tls: bool = False,
+        max_size: int = 25 << 20,
+        max_recipients: int = 100,
+        timeout: float = 300.0,
+    ) -> None:
+        self._sink = sink
+        self.host, self.port = host, port
+        self.hostname = hostname or socket.getfqdn()
+        self.tls_context = tls_context
+        self.require_tls = require_tls
+        self.max_size = max_size
+        self.max_recipients = max_recipients
+        self.timeout = timeout
+        self._server: asyncio.Server | None = None
+        self._sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()
+        self._in_flight = 0
+        self._drained = asyncio.Event()
+        self._drained.set()
+
+    @staticmethod
+    def tls_context_from(cert: str, key: str) -> ssl.SSLContext:
+        """A server context for STARTTLS from PEM files; TLS 1.2 at least."""
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(cert, key)
+        return context
+
+    def _protocol(self) -> SMTP:
+        smtp = SMTP(
+            _Handler(self),
+            data_size_limit=self.max_size,
+            enable_SMTPUTF8=True,  # RFC 6531: international addresses pass through
+            decode_data=False,
+            hostname=self.hostname,
+            ident="Floodwall ESMTP",
+            tls_context=self.tls_context,
+            require_starttls=self.require_tls,
+            timeout=self.timeout,
+            loop=asyncio.get_running_loop(),
+        )
+        self._sessions.add(smtp)
+        return smtp
+
+    async def start(self) -> None:
+        """Listen; ``port`` 0 picks a free port, read back from ``self.port``."""
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            self._protocol, self.host, self.port, reuse_address=True
+        )
+        sockets = self._server.sockets
+        if sockets:
+            self.port = int(sockets[0].getsockname()[1])
+
+    async def deliver(self, message: InboundMessage) -> str:
+        """The reply line to one DATA: the sink's, or 451 when the sink fails."""
+        self._in_flight += 1
+        self._drained.clear()
+        try:
+            reply = await self._sink(message)
+        except Exception:
+            log.exception("handling a message from %s failed", message.peer)
+            reply = Reply(451, "4.3.0 Local error; try again later")
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._drained.set()
+        return reply.line()
+
+    async def stop(self, grace: float = 60.0) -> None:
+        """Stop listening, wait for messages being handled, then close every session
+        with ``421`` (RFC 5321 §3.8: the server is shutting down)."""
+        if self._server is not None:
+            self._server.close()
+        try:
+            await asyncio.wait_for(self._drained.wait(), grace)
+        except TimeoutError:
+            log.warning("%d message(s) still being handled at shutdown", self._in_flight)
+        for smtp in list(self._sessions):
+            transport: Any = smtp.transport
+            if transport is not None and not transport.is_closing():
+                transport.write(b"421 4.3.2 Service shutting down\r\n")
+                transport.close()
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
