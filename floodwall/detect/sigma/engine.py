@@ -41,6 +41,9 @@ class _Bucket:
     anchored: frozenset[int]  # rules of this log source with anchors
     aliases: tuple[tuple[str, str], ...]
     scan_fields: frozenset[str] | None  # fields its anchors name; None: all (keywords)
+    # pattern -> (its rules here with one clause, (rule, clause bit) of the others here);
+    # filled as patterns are first seen in this bucket's events
+    routes: dict[int, tuple[tuple[int, ...], tuple[tuple[int, int], ...]]]
 
 
 class SigmaEngine:
@@ -125,9 +128,24 @@ class SigmaEngine:
             frozenset(anchored),
             aliases,
             None if keywords else frozenset(scan_fields),
+            {},
         )
         self._buckets[(channel, event_id)] = bucket
         return bucket
+
+    def _route(
+        self, bucket: _Bucket, pattern: int
+    ) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...]]:
+        """Where a pattern's hit goes in ``bucket``: rules of other log sources dropped,
+        rules with one clause straight to the candidates."""
+        pairs = [(r, bit) for r, bit in self._pattern_rules[pattern] if r in bucket.anchored]
+        full = self._full
+        route = (
+            tuple(r for r, _ in pairs if full[r] == 1),
+            tuple((r, bit) for r, bit in pairs if full[r] != 1),
+        )
+        bucket.routes[pattern] = route
+        return route
 
     def match(self, event: Event) -> list[int]:
         """Indexes (into ``self.rules``) of the rules that match ``event``."""
@@ -147,13 +165,18 @@ class SigmaEngine:
             self._db.scan(text, match_event_handler=_collect, context=hits)
             if hits:
                 # A rule is a candidate once every clause of its condition has a hit.
-                anchored, full = bucket.anchored, self._full
-                pattern_rules = self._pattern_rules
+                routes = bucket.routes
                 seen: dict[int, int] = {}
                 for h in hits:
-                    for r, bit in pattern_rules[h]:
+                    single, multi = routes.get(h) or self._route(bucket, h)
+                    candidates.extend(single)
+                    for r, bit in multi:
                         seen[r] = seen.get(r, 0) | bit
-                candidates.extend(r for r, m in seen.items() if m == full[r] and r in anchored)
+                if seen:
+                    full = self._full
+                    candidates.extend(r for r, m in seen.items() if m == full[r])
+                if len(hits) > 1:
+                    candidates = list(dict.fromkeys(candidates))
         if not candidates:
             return []
         ctx = Ctx(fields)
