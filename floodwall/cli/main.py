@@ -9,8 +9,10 @@ from collections.abc import Sequence
 
 from floodwall import __version__
 from floodwall.cli import gateway as gateway_cmd
+from floodwall.cli import geo as geo_cmd
 from floodwall.cli import hunt as hunt_cmd
 from floodwall.cli import mail as mail_cmd
+from floodwall.cli import quarantine as quarantine_cmd
 from floodwall.cli import rules as rules_cmd
 
 EXIT_USAGE = 2
@@ -31,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     hunt_cmd.register(sub)
     rules_cmd.register(sub)
     mail_cmd.register(sub)
+    quarantine_cmd.register(sub)
     gateway_cmd.register(sub)
+    geo_cmd.register(sub)
     return parser
 
 

@@ -36,7 +36,8 @@ class HeldAttachment:
     """One attachment of a held message, as the scan saw it."""
 
     name: str
-    path: str
+    path: str  # from the top: invoice.zip/docs/invoice.pdf.exe
+    depth: int  # 0 for a MIME part, one more per archive level
     true_type: str
     declared_type: str
     size: int
@@ -147,8 +148,8 @@ def decode_row(row: tuple[Any, ...]) -> QuarantinedMessage:
         symbols=tuple(Symbol(s["id"], float(s["score"]), s["reason"]) for s in json.loads(symbols)),
         attachments=tuple(
             HeldAttachment(
-                a["name"], a["path"], a["true_type"], a["declared_type"], int(a["size"]),
-                a["sha256"], bool(a["encrypted"]), tuple(a["findings"]),
+                a["name"], a["path"], int(a["depth"]), a["true_type"], a["declared_type"],
+                int(a["size"]), a["sha256"], bool(a["encrypted"]), tuple(a["findings"]),
             )
             for a in json.loads(attachments)
         ),
