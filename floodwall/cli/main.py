@@ -9,7 +9,6 @@ from collections.abc import Sequence
 
 from floodwall import __version__
 from floodwall.cli import gateway as gateway_cmd
-from floodwall.cli import geo as geo_cmd
 from floodwall.cli import hunt as hunt_cmd
 from floodwall.cli import mail as mail_cmd
 from floodwall.cli import quarantine as quarantine_cmd
@@ -35,7 +34,6 @@ def build_parser() -> argparse.ArgumentParser:
     mail_cmd.register(sub)
     quarantine_cmd.register(sub)
     gateway_cmd.register(sub)
-    geo_cmd.register(sub)
     return parser
 
 
