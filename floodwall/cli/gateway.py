@@ -13,17 +13,13 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from floodwall.detect.mail.clamd import DEFAULT_CANDIDATES, ClamdClient
-from floodwall.ingest.smtp_source import SmtpSource
-from floodwall.mail.delivery import RetryPolicy
-from floodwall.mail.gateway import Gateway, GatewayConfig
-from floodwall.mail.recorder import GatewayRecorder
-from floodwall.mail.scan_pool import ScanConfig, ScanPool
-from floodwall.mail.spool import SpoolError
-from floodwall.respond.policy import Policy, PolicyError
 from floodwall.settings import Settings
+
+if TYPE_CHECKING:
+    from floodwall.ingest.smtp_source import SmtpSource
+    from floodwall.mail.gateway import Gateway
 
 log = logging.getLogger("floodwall.gateway")
 
@@ -61,6 +57,16 @@ def register(sub: Any) -> None:
 
 
 def run_gateway(args: argparse.Namespace) -> int:
+    # The scanner's libraries load here, not when the command line is parsed: every
+    # other subcommand would pay for them at start-up.
+    from floodwall.detect.mail.clamd import DEFAULT_CANDIDATES, ClamdClient
+    from floodwall.ingest.smtp_source import SmtpSource
+    from floodwall.mail.delivery import RetryPolicy
+    from floodwall.mail.gateway import Gateway, GatewayConfig
+    from floodwall.mail.recorder import GatewayRecorder
+    from floodwall.mail.scan_pool import ScanConfig, ScanPool
+    from floodwall.respond.policy import Policy, PolicyError
+
     logging.basicConfig(
         stream=sys.stderr, level=args.log_level, format="%(asctime)s %(levelname)s %(message)s"
     )
@@ -100,6 +106,8 @@ def run_gateway(args: argparse.Namespace) -> int:
 
 
 async def _serve(gateway: Gateway, source: SmtpSource, data_dir: Path) -> int:
+    from floodwall.mail.spool import SpoolError
+
     try:
         recovered = await gateway.start()  # the spool is recovered before anything listens
     except SpoolError as exc:

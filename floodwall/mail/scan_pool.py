@@ -19,7 +19,10 @@ import dataclasses
 import hashlib
 import logging
 import multiprocessing
+import os
 import signal
+import threading
+import time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -72,11 +75,20 @@ def _build(config: ScanConfig, use_alarm: bool) -> _WorkerState:
     return _WorkerState(detectors, config.policy, config.timeout, use_alarm)
 
 
+def _watch_parent(parent: int) -> None:
+    # A worker holds both ends of its task pipe, so it never sees EOF when the gateway
+    # is killed (kill -9, OOM): it would wait for work forever. It leaves instead.
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
+
+
 def _init_worker(config: ScanConfig) -> None:
     global _worker
     # Ctrl-C reaches the whole process group: the parent finishes in-flight work and
     # then stops the pool, so the workers must not die first.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
     _worker = _build(config, use_alarm=True)
 
 

@@ -10,10 +10,14 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import os
 import re
+import signal
 import smtplib
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -105,11 +109,18 @@ class SinkHandler:
     data_reply: str = "250 2.0.0 Ok: queued"
     received: list[Got] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    busy: int = 0  # DATA replies being prepared now
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        self.busy += 1
+        try:
+            if self.delay:
+                await asyncio.sleep(self.delay)
+        finally:
+            self.busy -= 1
         if self.data_reply.startswith("250"):
+            # Kept as a real MTA keeps it: once the final dot is in, whether or not the
+            # client is still there to read the 250.
             assert envelope.original_content is not None
             got = Got(str(envelope.mail_from), tuple(envelope.rcpt_tos), envelope.original_content)
             with self.lock:
@@ -242,3 +253,58 @@ def send(port: int, data: bytes, rcpt: tuple[str, ...] = ("bob@example.net",)) -
             assert code == 250, text
         code, text = smtp.data(data)
         return code, text.decode()
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class GatewayProcess:
+    """``python -m floodwall gateway`` as a child process, on a free port."""
+
+    def __init__(self, data_dir: Path, relay_port: int, log: Path, *extra: str) -> None:
+        self.data_dir, self.relay_port, self.log, self.extra = data_dir, relay_port, log, extra
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = 0
+
+    def start(self, timeout: float = 60.0) -> int:
+        args = [
+            sys.executable, "-m", "floodwall", "gateway", "--listen", "127.0.0.1:0",
+            "--relay", f"127.0.0.1:{self.relay_port}", "--data", str(self.data_dir),
+            "--hostname", "gw.test", *self.extra,
+        ]  # fmt: skip
+        with self.log.open("ab") as err:
+            self.proc = subprocess.Popen(
+                args, cwd=REPO, stdout=subprocess.PIPE, stderr=err,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )  # fmt: skip
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        line = b""
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line or b"listening on" in line:
+                break
+        m = re.search(rb"listening on 127\.0\.0\.1:(\d+)", line)
+        if m is None:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"gateway did not start: {self.log.read_text()[-2000:]}")
+        self.port = int(m.group(1))
+        return self.port
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(30)
+        self._close()
+
+    def terminate(self, timeout: float = 60.0) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout)
+        self._close()
+        return code
+
+    def _close(self) -> None:
+        if self.proc is not None and self.proc.stdout is not None:
+            self.proc.stdout.close()
