@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from floodwall import __version__
 from floodwall.cli import gateway as gateway_cmd
+from floodwall.cli import geo as geo_cmd
 from floodwall.cli import hunt as hunt_cmd
 from floodwall.cli import mail as mail_cmd
 from floodwall.cli import quarantine as quarantine_cmd
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     mail_cmd.register(sub)
     quarantine_cmd.register(sub)
     gateway_cmd.register(sub)
+    geo_cmd.register(sub)
     return parser
 
 
