@@ -11,6 +11,7 @@ from floodwall import __version__
 from floodwall.cli import gateway as gateway_cmd
 from floodwall.cli import geo as geo_cmd
 from floodwall.cli import hunt as hunt_cmd
+from floodwall.cli import intel as intel_cmd
 from floodwall.cli import mail as mail_cmd
 from floodwall.cli import quarantine as quarantine_cmd
 from floodwall.cli import rules as rules_cmd
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     quarantine_cmd.register(sub)
     gateway_cmd.register(sub)
     geo_cmd.register(sub)
+    intel_cmd.register(sub)
     return parser
 
 
