@@ -11,7 +11,7 @@ import gc
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
@@ -20,6 +20,7 @@ from floodwall.detect.sigma.engine import SigmaEngine
 from floodwall.detect.sigma.loader import RuleDir, load_rules
 from floodwall.detect.sigma.logsource import LogSourceMap
 from floodwall.detect.sigma.prefilter import HyperscanCache
+from floodwall.enrich.context import AlertContextEnricher
 from floodwall.hunt.output import CsvWriter, JsonlWriter, JsonWriter, TableWriter, Writer
 from floodwall.hunt.run import Clock, HuntPlan, UnitResult, correlate, plan_units, run_units
 from floodwall.hunt.summary import HuntSummary, print_summary
@@ -31,7 +32,23 @@ from floodwall.settings import Settings, default_rule_dirs
 from floodwall.store.alerts import AlertStore
 from floodwall.store.db import open_store
 
+if TYPE_CHECKING:
+    from floodwall.enrich.origin import OriginEnricher
+
 LEVELS = [s.label for s in Severity]
+
+
+def context_enricher(settings: Settings) -> AlertContextEnricher:
+    """The origin enricher over the bundled (or updated) GeoIP and ASN data, loaded when
+    the first alert with a public address needs it. Without its data the hunt still
+    runs, and each such alert says why it has no origin."""
+
+    def load() -> OriginEnricher:
+        from floodwall.enrich.origin import load_origin_enricher
+
+        return load_origin_enricher(settings)
+
+    return AlertContextEnricher(loader=load)
 
 
 def register(sub: Any) -> None:
@@ -148,13 +165,16 @@ def run(args: argparse.Namespace) -> int:
         TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal,
     )  # fmt: skip
 
+    enricher = context_enricher(settings)
+
     def on_unit(result: UnitResult) -> None:
         intake.merge(result.intake)
         summary.events += result.events
         summary.add(result.findings)
-        writer.write(result.findings)
+        contexts = enricher.contexts(result.findings)
+        writer.write(result.findings, contexts)
         if alerts is not None:
-            alerts.add_findings(hunt_id, result.findings)
+            alerts.add_findings(hunt_id, result.findings, contexts)
         for rule_id, event in result.correlated:
             plan.correlations.feed(rule_id, event)
         progress.update(task, advance=result.size, events=summary.events, matches=summary.matches)
@@ -167,9 +187,10 @@ def run(args: argparse.Namespace) -> int:
         if ruleset.correlations:
             correlated = correlate(plan)
             summary.add(correlated)
-            writer.write(correlated)
+            contexts = enricher.contexts(correlated)
+            writer.write(correlated, contexts)
             if alerts is not None:
-                alerts.add_findings(hunt_id, correlated)
+                alerts.add_findings(hunt_id, correlated, contexts)
         writer.close()
     finally:
         if alerts is not None and hunt_id is not None:

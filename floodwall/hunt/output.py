@@ -1,14 +1,16 @@
 """Hunt output: jsonl (a fixed contract), json, csv, and a rich table with a summary.
 
 The jsonl object is read by outside checks, so its keys are fixed: ``rule`` {id,
-title, level, author, tags, link, license}, ``source`` {path, record_id},
-``timestamp``, ``host``, ``attack`` and the matched event's fields under ``event``.
+title, level, author, tags, link, license}, ``source`` {path, record_id, and with
+enrichment ip, geo {country_iso_code, country_name}, as {number, organization {name}}},
+``origin`` {class, reason}, ``timestamp``, ``host``, ``attack`` and the matched event's
+fields under ``event``.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol, TextIO
 
 import msgspec
@@ -28,7 +30,7 @@ LEVEL_STYLE = {
 }
 CSV_COLUMNS = [
     "timestamp", "host", "level", "rule_id", "rule_title", "attack", "author", "link",
-    "path", "record_id", "evidence",
+    "path", "record_id", "source_ip", "country", "asn", "origin", "evidence",
 ]  # fmt: skip
 
 
@@ -43,8 +45,9 @@ def _safe(value: Any) -> Any:
     return str(value)
 
 
-def finding_object(f: Finding) -> dict[str, Any]:
-    """The jsonl contract object for one finding."""
+def finding_object(f: Finding, context: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The jsonl contract object for one finding; ``context`` (``enrich/context.py``)
+    adds ``source.ip``, ``source.geo``, ``source.as`` and ``origin``."""
     rule = f.rule
     event = f.event
     obj: dict[str, Any] = {
@@ -68,13 +71,27 @@ def finding_object(f: Finding) -> dict[str, Any]:
         "evidence": _safe(dict(f.evidence)),
         "event": _safe(dict(event.fields)) if event else None,
     }
+    if context:
+        obj["source"].update(context.get("source") or {})
+        obj["origin"] = dict(context.get("origin") or {})
     return obj
+
+
+Contexts = Sequence[Mapping[str, Any]] | None
+
+
+def _pairs(
+    findings: Iterable[Finding], contexts: Contexts
+) -> Iterable[tuple[Finding, Mapping[str, Any] | None]]:
+    if contexts is None:
+        return ((f, None) for f in findings)
+    return zip(findings, contexts, strict=True)
 
 
 class Writer(Protocol):
     """Receives findings as the hunt produces them, then closes."""
 
-    def write(self, findings: Iterable[Finding]) -> None: ...
+    def write(self, findings: Iterable[Finding], contexts: Contexts = None) -> None: ...
 
     def close(self) -> None: ...
 
@@ -85,9 +102,9 @@ class JsonlWriter:
     def __init__(self, out: TextIO) -> None:
         self.out = out
 
-    def write(self, findings: Iterable[Finding]) -> None:
-        for f in findings:
-            self.out.write(_ENCODER.encode(finding_object(f)).decode())
+    def write(self, findings: Iterable[Finding], contexts: Contexts = None) -> None:
+        for f, ctx in _pairs(findings, contexts):
+            self.out.write(_ENCODER.encode(finding_object(f, ctx)).decode())
             self.out.write("\n")
 
     def close(self) -> None:
@@ -102,11 +119,11 @@ class JsonWriter:
         self.first = True
         self.out.write("[")
 
-    def write(self, findings: Iterable[Finding]) -> None:
-        for f in findings:
+    def write(self, findings: Iterable[Finding], contexts: Contexts = None) -> None:
+        for f, ctx in _pairs(findings, contexts):
             self.out.write("\n" if self.first else ",\n")
             self.first = False
-            self.out.write(_ENCODER.encode(finding_object(f)).decode())
+            self.out.write(_ENCODER.encode(finding_object(f, ctx)).decode())
 
     def close(self) -> None:
         self.out.write("\n]\n")
@@ -121,13 +138,16 @@ class CsvWriter:
         self.writer = csv.writer(out)
         self.writer.writerow(CSV_COLUMNS)
 
-    def write(self, findings: Iterable[Finding]) -> None:
-        for f in findings:
-            o = finding_object(f)
+    def write(self, findings: Iterable[Finding], contexts: Contexts = None) -> None:
+        for f, ctx in _pairs(findings, contexts):
+            o = finding_object(f, ctx)
+            src, origin = o["source"], o.get("origin") or {}
             self.writer.writerow([
                 o["timestamp"], o["host"], o["rule"]["level"], o["rule"]["id"], f.title,
                 " ".join(f.attack), o["rule"]["author"], o["rule"]["link"],
-                o["source"]["path"], o["source"]["record_id"],
+                src["path"], src["record_id"], src.get("ip") or "",
+                (src.get("geo") or {}).get("country_iso_code", ""),
+                (src.get("as") or {}).get("number", ""), origin.get("class", ""),
                 _ENCODER.encode(o["evidence"]).decode(),
             ])  # fmt: skip
 
@@ -145,8 +165,17 @@ def key_fields(f: Finding, width: int = 90) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
+def origin_line(ctx: Mapping[str, Any]) -> str:
+    """``203.0.113.9 RU abroad``: the remote address, its country and origin class."""
+    src = ctx.get("source") or {}
+    if not src.get("ip"):
+        return ""
+    country = (src.get("geo") or {}).get("country_iso_code", "")
+    return " ".join(x for x in (src["ip"], country, (ctx.get("origin") or {}).get("class")) if x)
+
+
 class TableWriter:
-    """Rich table of matches (time, host, level, rule, ATT&CK, key fields).
+    """Rich table of matches (time, host, level, rule, ATT&CK, origin and key fields).
 
     A table is laid out once all its rows are known, so it holds at most ``limit`` rows:
     memory stays flat however many matches a hunt finds; the summary counts them all.
@@ -167,8 +196,8 @@ class TableWriter:
             self.table.add_column(name, **kw)
         self.rows = 0
 
-    def write(self, findings: Iterable[Finding]) -> None:
-        for f in findings:
+    def write(self, findings: Iterable[Finding], contexts: Contexts = None) -> None:
+        for f, ctx in _pairs(findings, contexts):
             self.rows += 1
             if self.rows > self.limit:
                 continue
@@ -182,7 +211,9 @@ class TableWriter:
                 if f.rule
                 else escape(f.title),
                 " ".join(f.attack),
-                escape(key_fields(f)),
+                # The origin rides in the key-fields cell: one more column would fold
+                # the rule link on an 80-column terminal.
+                escape("\n".join(x for x in (origin_line(ctx) if ctx else "", key_fields(f)) if x)),
             )
 
     def close(self) -> None:

@@ -11,7 +11,7 @@ import json
 import secrets
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from itertools import islice
@@ -25,10 +25,13 @@ from floodwall.store.db import Store
 
 __all__ = ["AlertStore", "StoredAlert", "StoredHunt", "StoredIntake"]
 
+_Item = tuple[Finding, Mapping[str, Any] | None]
+
 _INSERT = (
     "INSERT INTO alerts (id, hunt_id, created, timestamp, host, level, severity, rule_id,"
-    " rule_title, rule_author, rule_link, attack, source_path, record_id, finding)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " rule_title, rule_author, rule_link, attack, source_path, record_id, finding,"
+    " source_ip, country, asn, as_org, origin, origin_reason, enrichment)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -131,18 +134,29 @@ class AlertStore:
             )
         return hunt_id
 
-    def add_findings(self, hunt_id: str | None, findings: Iterable[Finding]) -> int:
-        """Store one alert per finding; returns how many were stored.
+    def add_findings(
+        self,
+        hunt_id: str | None,
+        findings: Iterable[Finding],
+        contexts: Iterable[Mapping[str, Any]] | None = None,
+    ) -> int:
+        """Store one alert per finding, with its enrichment (``enrich/context.py``) when
+        ``contexts`` gives one per finding; returns how many were stored.
 
         A crash part-way leaves the batches already committed; the hunt then stays
         ``running`` (never finished), which marks its alerts as incomplete.
         """
         stored = 0
-        for batch in self._batches(findings):
+        pairs = (
+            zip(findings, contexts, strict=True)
+            if contexts is not None
+            else ((f, None) for f in findings)
+        )
+        for batch in self._batches(pairs):
             created = _now()
             rows = [
-                self._row(alert_id, hunt_id, created, f)
-                for alert_id, f in zip(_alert_ids(len(batch)), batch, strict=True)
+                self._row(alert_id, hunt_id, created, f, ctx)
+                for alert_id, (f, ctx) in zip(_alert_ids(len(batch)), batch, strict=True)
             ]
             try:
                 self._insert(rows)
@@ -264,15 +278,24 @@ class AlertStore:
         with self._store.write() as conn:
             conn.executemany(_INSERT, rows)
 
-    def _batches(self, findings: Iterable[Finding]) -> Iterator[list[Finding]]:
-        it = iter(findings)
+    def _batches(self, items: Iterable[_Item]) -> Iterator[list[_Item]]:
+        it = iter(items)
         while batch := list(islice(it, self._batch_size)):
             yield batch
 
     @staticmethod
-    def _row(alert_id: str, hunt_id: str | None, created: str, f: Finding) -> tuple[Any, ...]:
+    def _row(
+        alert_id: str,
+        hunt_id: str | None,
+        created: str,
+        f: Finding,
+        ctx: Mapping[str, Any] | None,
+    ) -> tuple[Any, ...]:
         ev = f.event
         rule = f.rule
+        source = (ctx or {}).get("source") or {}
+        origin = (ctx or {}).get("origin") or {}
+        geo, asys = source.get("geo") or {}, source.get("as") or {}
         return (
             alert_id,
             hunt_id,
@@ -289,6 +312,13 @@ class AlertStore:
             ev.origin.path if ev else None,
             _int64(ev.origin.record_id) if ev else None,
             finding_to_json(f),
+            source.get("ip"),
+            geo.get("country_iso_code") or None,
+            asys.get("number") or None,
+            (asys.get("organization") or {}).get("name") or None,
+            origin.get("class") or "unknown",
+            origin.get("reason") or "",
+            json.dumps(ctx or {}),
         )
 
 

@@ -196,3 +196,33 @@ def test_correlation_rule_end_to_end(env: dict[str, str], tmp_path: Path) -> Non
     assert objs[0]["evidence"]["group"] == {"TargetUserName": "alice"}
     assert objs[0]["evidence"]["count"] == 10
     assert objs[0]["attack"] == ["T1110", "T1110.001"]
+
+
+def test_alerts_carry_origin_in_jsonl_and_store(env: dict[str, str], tmp_path: Path) -> None:
+    line = json.loads(EVENTS.read_text().splitlines()[0])
+    events = tmp_path / "remote.ndjson"
+    events.write_text(
+        "\n".join(json.dumps({**line, "IpAddress": ip}) for ip in ("24.0.0.1", "10.0.0.5")) + "\n"
+    )
+    data = tmp_path / "data"
+    r = hunt(
+        {**env, "FLOODWALL_DATA": str(data)}, *only_sample_rule("--format", "jsonl", str(events))
+    )
+    assert r.returncode == 1, r.stderr
+    public, private = (json.loads(x) for x in r.stdout.splitlines())
+    assert public["source"]["ip"] == "24.0.0.1"
+    assert public["source"]["geo"]["country_iso_code"] == "US"
+    assert public["source"]["as"]["number"] == 7922
+    assert "Comcast" in public["source"]["as"]["organization"]["name"]
+    assert public["origin"]["class"] in {"abroad", "unknown"} and public["origin"]["reason"]
+    assert private["source"]["ip"] is None and private["origin"]["class"] == "unknown"
+    import sqlite3
+
+    with sqlite3.connect(data / "floodwall.db") as db:
+        rows = db.execute(
+            "SELECT source_ip, country, asn, origin FROM alerts ORDER BY record_id"
+        ).fetchall()
+    assert rows == [
+        ("24.0.0.1", "US", 7922, public["origin"]["class"]),
+        (None, None, None, "unknown"),
+    ]
