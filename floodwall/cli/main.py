@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
 
 from floodwall import __version__
-from floodwall.cli import gateway as gateway_cmd
-from floodwall.cli import geo as geo_cmd
-from floodwall.cli import hunt as hunt_cmd
-from floodwall.cli import intel as intel_cmd
-from floodwall.cli import mail as mail_cmd
-from floodwall.cli import quarantine as quarantine_cmd
-from floodwall.cli import rules as rules_cmd
+
+# Each command's module is imported only when that command runs: a hunt does not pay
+# for the console's web stack or the intel parsers, and ``--help`` stays instant.
+# name -> (module with ``register(subparsers)``, one-line help for the command list)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "hunt": ("floodwall.cli.hunt", "hunt security logs with Sigma rules"),
+    "rules": ("floodwall.cli.rules", "show or update the Sigma rule set"),
+    "mail": ("floodwall.cli.mail", "scan mail (.eml, mbox, Maildir) for malware and phishing"),
+    "quarantine": ("floodwall.cli.quarantine", "list, show, release or delete held mail"),
+    "gateway": ("floodwall.cli.gateway", "run the SMTP mail gateway: scan, relay, hold or reject"),
+    "geo": ("floodwall.cli.geo", "GeoIP/ASN data: info, offline update, lookups"),
+    "intel": ("floodwall.cli.intel", "import threat intel feeds; list, count, remove indicators"),
+}
 
 EXIT_USAGE = 2
 
@@ -23,7 +30,16 @@ class _Parser(argparse.ArgumentParser):
     """argparse exits with 2 on usage errors, as the exit-code contract wants."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _chosen(argv: Sequence[str]) -> str | None:
+    """The command named on the command line (the first word that is not an option)."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole parser; given ``argv``, only the command it names is loaded."""
     parser = _Parser(
         prog="floodwall",
         description="Floodwall: detects attacks in security logs and mail, "
@@ -31,20 +47,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"floodwall {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    hunt_cmd.register(sub)
-    rules_cmd.register(sub)
-    mail_cmd.register(sub)
-    quarantine_cmd.register(sub)
-    gateway_cmd.register(sub)
-    geo_cmd.register(sub)
-    intel_cmd.register(sub)
+    chosen = _chosen(argv) if argv is not None else None
+    for name, (module, help_text) in COMMANDS.items():
+        if argv is not None and chosen is None:
+            sub.add_parser(name, help=help_text)  # listed for --help; nothing to run
+        elif argv is None or name == chosen:
+            importlib.import_module(module).register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``floodwall`` command; returns the process exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(words)
+    args = parser.parse_args(words)
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USAGE
