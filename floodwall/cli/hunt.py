@@ -21,6 +21,8 @@ from floodwall.detect.sigma.loader import RuleDir, load_rules
 from floodwall.detect.sigma.logsource import LogSourceMap
 from floodwall.detect.sigma.prefilter import HyperscanCache
 from floodwall.enrich.context import AlertContextEnricher
+from floodwall.enrich.intel.inline import EventIntelMatcher, load_run_intel
+from floodwall.hunt.observed import MISSING, ObservedArchive
 from floodwall.hunt.output import CsvWriter, JsonlWriter, JsonWriter, TableWriter, Writer
 from floodwall.hunt.run import Clock, HuntPlan, UnitResult, correlate, plan_units, run_units
 from floodwall.hunt.summary import HuntSummary, print_summary
@@ -41,12 +43,14 @@ LEVELS = [s.label for s in Severity]
 def context_enricher(settings: Settings) -> AlertContextEnricher:
     """The origin enricher over the bundled (or updated) GeoIP and ASN data, loaded when
     the first alert with a public address needs it. Without its data the hunt still
-    runs, and each such alert says why it has no origin."""
+    runs, and each such alert says why it has no origin. Addresses the imported intel
+    calls open proxies are ``obscured`` (issue 4)."""
 
     def load() -> OriginEnricher:
+        from floodwall.enrich.intel.inline import load_open_proxies
         from floodwall.enrich.origin import load_origin_enricher
 
-        return load_origin_enricher(settings)
+        return load_origin_enricher(settings, open_proxies=load_open_proxies(settings))
 
     return AlertContextEnricher(loader=load)
 
@@ -71,7 +75,10 @@ def register(sub: Any) -> None:
     p.add_argument("--verbose", "-v", action="store_true",
                    help="list every rule not loaded and every damaged record")  # fmt: skip
     p.add_argument("--data", type=Path, metavar="DIR", help="data directory (store, config)")
-    p.add_argument("--no-store", action="store_true", help="do not keep alerts in the store")
+    p.add_argument("--no-store", action="store_true",
+                   help="do not keep alerts or observables in the store")  # fmt: skip
+    p.add_argument("--no-intel", action="store_true",
+                   help="do not match events against the imported threat intel")  # fmt: skip
     p.set_defaults(run=run)
 
 
@@ -131,7 +138,25 @@ def run(args: argparse.Namespace) -> int:
     problems = ruleset.problems + engine.problems
     if not engine.rules:
         return _fail(err, "no rule could be loaded:\n" + "\n".join(p.reason for p in problems[:10]))
-    plan = HuntPlan(engine, ruleset.correlations, min_level)
+    matcher = None
+    if not args.no_intel:
+        matcher = load_run_intel(
+            settings,
+            on_load=lambda n, cached: err.print(
+                f"Threat intel: {n:,} indicators loaded{' (cache)' if cached else ''}"
+            ),
+        )
+    archive = None if args.no_store else ObservedArchive.open(settings)
+    if archive is None and not args.no_store:
+        err.print(f"[dim]{MISSING}: observables not archived[/]")
+    intel = (
+        EventIntelMatcher(matcher, min_level=min_level)
+        if matcher is not None or archive is not None
+        else None
+    )
+    plan = HuntPlan(
+        engine, ruleset.correlations, min_level, intel=intel, keep_observed=archive is not None
+    )
     # The compiled rules are hundreds of thousands of long-lived objects: keep the cyclic
     # garbage collector from walking them again and again while events stream through.
     gc.collect()
@@ -175,6 +200,8 @@ def run(args: argparse.Namespace) -> int:
         writer.write(result.findings, contexts)
         if alerts is not None:
             alerts.add_findings(hunt_id, result.findings, contexts)
+        if archive is not None and result.observed:
+            archive.add("logs", result.observed)
         for rule_id, event in result.correlated:
             plan.correlations.feed(rule_id, event)
         progress.update(task, advance=result.size, events=summary.events, matches=summary.matches)
@@ -204,6 +231,8 @@ def run(args: argparse.Namespace) -> int:
             )
         if store is not None:
             store.close()
+        if archive is not None:
+            archive.__exit__(None, None, None)
 
     print_summary(
         info,

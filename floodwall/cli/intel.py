@@ -4,6 +4,8 @@
   lists (detected from the content). Prints per path what was imported, updated,
   suppressed by a warninglist and skipped, with the reasons.
 - ``list``, ``stats``, ``remove``.
+- ``lookup VALUE ...``: everything known about an IP, domain, URL, address or hash: geo,
+  ASN, origin class and reason, indicators and their sources, warninglists.
 
 Exit codes: 0 done; 1 ``remove`` found nothing to remove; 2 usage error, or a path that
 could not be read at all (the other paths are still imported).
@@ -84,6 +86,15 @@ def register(sub: Any) -> None:
     rm.add_argument("--source", metavar="NAME", help="remove everything this source gave")
     rm.add_argument("--data", type=Path, metavar="DIR", help="data directory")
     rm.set_defaults(run=run_remove)
+
+    lk = isub.add_parser("lookup", help="everything known about IPs, domains, URLs or hashes")
+    lk.add_argument("values", nargs="+", metavar="VALUE", help="IP, domain, URL, email or hash")
+    lk.add_argument(
+        "--format", choices=["table", "json"], default="table",
+        help="json: one object per value and line (a contract: see enrich/intel/lookup.py)",
+    )  # fmt: skip
+    lk.add_argument("--data", type=Path, metavar="DIR", help="data directory")
+    lk.set_defaults(run=run_lookup)
 
 
 def _suffixes() -> PublicSuffixes:
@@ -264,3 +275,67 @@ def run_remove(args: argparse.Namespace) -> int:
             what = f"{removed:,} of {len(args.values):,} values"
     Console(highlight=False).print(escape(f"removed {what}"))
     return 0 if removed else 1
+
+
+def run_lookup(args: argparse.Namespace) -> int:
+    """Exit 0 when every value was read, 2 when one was not an IP, name, URL or hash."""
+    from floodwall.enrich.intel.inline import bundled_suffixes, load_open_proxies
+    from floodwall.enrich.intel.lookup import lookup_values
+    from floodwall.enrich.origin import load_origin_enricher
+
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    settings = Settings.load(args.data)
+    origin = None
+    origin_error = ""
+    try:
+        origin = load_origin_enricher(settings, open_proxies=load_open_proxies(settings))
+    except (OSError, ValueError) as exc:
+        origin_error = f"origin data not loaded: {exc}"
+        err.print(f"[yellow]floodwall intel lookup:[/] {escape(origin_error)}")
+    try:
+        warninglists = WarninglistIndex.load(suffixes=bundled_suffixes())
+    except WarninglistError as exc:
+        warninglists = None
+        err.print(f"[yellow]floodwall intel lookup:[/] warninglists: {escape(str(exc))}")
+    with open_store(settings.data_dir) as store:
+        answers = lookup_values(
+            args.values, intel=IntelStore(store), origin=origin,
+            warninglists=warninglists, origin_error=origin_error,
+        )  # fmt: skip
+    if args.format == "json":
+        for answer in answers:
+            sys.stdout.write(json.dumps(answer, ensure_ascii=False) + "\n")
+    else:
+        console = Console(highlight=False)
+        if not console.is_terminal:
+            console.width = 160
+        for answer in answers:
+            _print_lookup(console, answer)
+    return 2 if any("error" in a for a in answers) else 0
+
+
+def _print_lookup(console: Console, a: dict[str, Any]) -> None:
+    console.print(f"[bold]{escape(a['value'])}[/]" + (f" ({a['type']})" if a["type"] else ""))
+    if "error" in a:
+        console.print(f"  [red]{escape(a['error'])}[/]")
+        return
+    if a["type"] == "ip":
+        country = f"{a['country']} {a['country_name'] or ''}" if a["country"] else "unknown"
+        network = f"AS{a['asn']} {a['as_org'] or ''}" if a["asn"] else "unknown"
+        console.print(f"  country: {escape(country)}")
+        console.print(f"  network: {escape(network)}")
+        console.print(f"  origin:  {a['origin']} ({escape(a['origin_reason'] or '')})")
+    lists = a["warninglists"]
+    console.print(f"  warninglists: {escape(', '.join(lists)) if lists else 'none'}")
+    if a["suppressing"]:
+        console.print(f"  (never alerts: suppressed by {escape(', '.join(a['suppressing']))})")
+    if not a["indicators"]:
+        console.print("  indicators: none")
+    for ind in a["indicators"]:
+        sources = ", ".join(
+            s["source"] + (f" ({s['comment']})" if s["comment"] else "") for s in ind["sources"]
+        )
+        console.print(
+            f"  indicator {ind['type']} {escape(ind['value'])}: confidence {ind['confidence']}, "
+            f"sources {escape(sources)}"
+        )

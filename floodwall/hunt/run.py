@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from floodwall.detect.sigma.correlation import (
     CorrelationEngine,
@@ -25,6 +26,11 @@ from floodwall.ingest.intake import IntakeLog
 from floodwall.ingest.json_source import NdjsonSource, split_ndjson
 from floodwall.normalize.dispatch import normalize
 from floodwall.records import Event, Finding, RuleRef, Severity
+
+if TYPE_CHECKING:
+    from floodwall.enrich.intel.inline import EventIntelMatcher
+
+Observed = tuple[str | None, str | None, str, list[tuple[str, str]]]
 
 #: Events per result handed on: bounds the findings held at once.
 BATCH = 5000
@@ -50,15 +56,22 @@ class UnitResult:
     correlated: list[tuple[str, Event]] = field(default_factory=list)
     intake: IntakeLog = field(default_factory=IntakeLog)
     events: int = 0
+    #: ``(timestamp, host, ref, observables)`` per event, when the plan keeps them for
+    #: the observable archive (plain values: cheap to hand back from a worker).
+    observed: list[Observed] = field(default_factory=list)
 
 
 @dataclass
 class HuntPlan:
-    """The compiled engine plus which rules report and which feed correlations."""
+    """The compiled engine plus which rules report and which feed correlations; with
+    ``intel``, every event's observables are also matched against the threat intel
+    (and handed on in ``UnitResult.observed`` when ``keep_observed``)."""
 
     engine: SigmaEngine
     correlation_specs: Sequence[CorrelationSpec] = ()
     min_level: Severity = Severity.INFORMATIONAL
+    intel: EventIntelMatcher | None = None
+    keep_observed: bool = False
     correlations: CorrelationEngine = field(init=False)
     _refs: list[RuleRef] = field(default_factory=list)
     _emit: list[bool] = field(default_factory=list)
@@ -83,6 +96,7 @@ class HuntPlan:
             merged.correlated.extend(r.correlated)
             merged.intake.merge(r.intake)
             merged.events += r.events
+            merged.observed.extend(r.observed)
         return merged
 
     def iter_unit(self, unit: Unit, batch: int = BATCH) -> Iterator[UnitResult]:
@@ -97,6 +111,8 @@ class HuntPlan:
         else:
             records = unit.source.read(unit.path, intake)
         out = UnitResult(unit.path)
+        intel, keep = self.intel, self.keep_observed
+        observed: list[tuple[Event, list[tuple[str, str]]]] = []
         for raw in records:
             try:
                 event = normalize(raw)
@@ -111,13 +127,34 @@ class HuntPlan:
                     out.findings.append(sigma_finding(rules[i], refs[i], event))
                 if feed[i]:
                     out.correlated.append((rules[i].id, event))
+            if intel is not None:
+                found = intel.observables(event)
+                if found:
+                    observed.append((event, found))
             if out.events >= batch:
+                if intel is not None:
+                    self._intel(out, observed, keep)
+                    observed = []
                 yield out
                 out = UnitResult(unit.path)
+        if intel is not None:
+            self._intel(out, observed, keep)
         # The source counts and reports as it is consumed: hand its log over at the end.
         out.intake = intake
         out.size = unit.size
         yield out
+
+    def _intel(
+        self, out: UnitResult, observed: list[tuple[Event, list[tuple[str, str]]]], keep: bool
+    ) -> None:
+        """Match a batch's observables at once (one vectorized IPv4 search)."""
+        assert self.intel is not None
+        out.findings.extend(self.intel.findings(observed))
+        if keep:
+            out.observed = [
+                (e.timestamp, e.host_name, f"{e.origin.path}#{e.origin.record_id}", found)
+                for e, found in observed
+            ]
 
 
 def plan_units(inputs: Sequence[tuple[str, Source]], workers: int) -> list[Unit]:

@@ -395,6 +395,20 @@ class IntelStore:
         )
         return IndicatorTables.from_rows((t, v, s.split("\x1f"), c) for t, v, s, c in cur)
 
+    def proxy_addresses(self, now: datetime | None = None) -> list[str]:
+        """Unexpired IP and CIDR indicators that a source calls a proxy (in a tag, the
+        comment or its event's title): the origin stage marks them ``obscured``."""
+        cur = self._store.connection.execute(
+            "SELECT DISTINCT i.value FROM intel_indicators i "
+            "JOIN intel_sources s ON s.indicator_id = i.id "
+            "WHERE i.type IN ('ip', 'cidr') "
+            "AND (s.valid_until IS NULL OR s.valid_until > ?) "
+            "AND (s.tags LIKE '%proxy%' OR s.comment LIKE '%proxy%' "
+            "OR s.origin_info LIKE '%proxy%') ORDER BY i.value",
+            (iso(now or datetime.now(UTC)),),
+        )  # LIKE is case-insensitive for ASCII in SQLite
+        return [str(v) for (v,) in cur]
+
     def next_expiry(self, now: datetime | None = None) -> str | None:
         """The earliest expiry still ahead: a matcher built now is stale from then on."""
         (stamp,) = self._store.connection.execute(

@@ -23,7 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from floodwall.enrich.intel import ipindex
-from floodwall.enrich.intel.matcher import CompiledIps, IntelMatcher, compile_ips
+from floodwall.enrich.intel.matcher import (
+    CompiledIps,
+    IntelMatcher,
+    WarninglistLoader,
+    compile_ips,
+)
 from floodwall.enrich.intel.suffixes import PublicSuffixes
 from floodwall.enrich.intel.tables import IndicatorTables
 from floodwall.enrich.intel.warninglists import WarninglistIndex
@@ -128,7 +133,7 @@ def load_matcher(
     cache_dir: Path,
     *,
     suffixes: PublicSuffixes | None = None,
-    warninglists: WarninglistIndex | None = None,
+    warninglists: WarninglistIndex | WarninglistLoader | None = None,
     now: datetime | None = None,
 ) -> tuple[IntelMatcher, bool]:
     """The matcher over the store's active indicators, and whether the cache served it."""

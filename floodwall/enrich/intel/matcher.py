@@ -16,7 +16,9 @@ Built once from ``IndicatorTables`` (no I/O). Lookups:
   also looked up as a domain.
 
 When a ``WarninglistIndex`` is given, a hit whose observable is on a warninglist is
-marked ``suppressed_by`` those lists, and ``match_many`` leaves it out unless asked.
+marked ``suppressed_by`` those lists, and ``match_many`` leaves it out unless asked. It
+may be given as a loader instead, called on the first hit: indexing the bundled lists
+takes about a second, and most runs have no hit at all.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from floodwall.enrich.intel.warninglists import WarninglistIndex
 _NONE: tuple[int, ...] = ()
 _HASH_KINDS = ("md5", "sha1", "sha256", "hash")
 _V4 = socket.AF_INET
+WarninglistLoader = Callable[[], WarninglistIndex | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,11 +96,16 @@ class IntelMatcher:
         tables: IndicatorTables,
         *,
         suffixes: PublicSuffixes | None = None,
-        warninglists: WarninglistIndex | None = None,
+        warninglists: WarninglistIndex | WarninglistLoader | None = None,
         compiled: CompiledIps | None = None,
     ) -> None:
         self.tables = tables
-        self._warninglists = warninglists
+        self._warninglists: WarninglistIndex | None = None
+        self._warninglist_loader: WarninglistLoader | None = None
+        if isinstance(warninglists, WarninglistIndex):
+            self._warninglists = warninglists
+        else:
+            self._warninglist_loader = warninglists
         self.ips = compiled if compiled is not None else compile_ips(tables)
         values = tables.values
         by_type: dict[str, dict[str, int]] = {}
@@ -206,6 +214,9 @@ class IntelMatcher:
         ]
 
     def _suppressed(self, kind: str, value: str) -> tuple[str, ...]:
+        if self._warninglists is None and self._warninglist_loader is not None:
+            loader, self._warninglist_loader = self._warninglist_loader, None
+            self._warninglists = loader()
         if self._warninglists is None:
             return ()
         itype: IndicatorType

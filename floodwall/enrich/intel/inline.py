@@ -1,0 +1,274 @@
+"""Threat intel in line: the observables of events and messages matched against the
+imported indicators while ``hunt``, ``mail scan`` and the gateway run.
+
+A match becomes a ``Finding`` (``intel.<type>`` for a log event, ``intel.sender`` /
+``intel.link`` / ``intel.attachment`` / ``intel.source_ip`` for a message) that cites the
+indicator, its type, its sources and its confidence, and flows through the same writers,
+store and enrichment as a Sigma or mail finding. Values on a MISP warninglist never
+alert (the matcher drops them; see ``matcher.py``).
+
+The matcher is loaded once per run from the compact cache (``cache.py``). With no
+indicator imported, ``load_run_intel`` answers None after one indexed query, and the
+run pays nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from floodwall.enrich.addresses import DEFAULT_TRUSTED_RELAYS, mail_source_ip
+from floodwall.enrich.intel.observe import ObservableExtractor
+from floodwall.enrich.intel.suffixes import PublicSuffixes
+from floodwall.records import Event, Finding, MailMessage, Observable, Severity
+from floodwall.settings import Settings, bundled_data
+from floodwall.store.db import DB_NAME, Store, open_store
+
+if TYPE_CHECKING:
+    # NumPy comes with the matcher: a run without intel never imports it.
+    from floodwall.enrich.intel.matcher import IntelMatch, IntelMatcher
+    from floodwall.enrich.intel.warninglists import WarninglistIndex
+
+#: Observable kinds of the extractor -> the word shown in a finding's title.
+_LABEL = {
+    "ip": "IP address", "cidr": "IP address (in a listed network)", "domain": "domain",
+    "url": "URL", "md5": "file hash", "sha1": "file hash", "sha256": "file hash",
+    "email": "email address",
+}  # fmt: skip
+#: Indicator types whose finding ids fold into one: a hash is a hash whatever its length.
+_ID_TYPE = {"md5": "hash", "sha1": "hash", "sha256": "hash"}
+
+
+def intel_severity(confidence: int, *, file_hash: bool = False) -> Severity:
+    """How bad a hit is, from the indicator's confidence (0-100).
+
+    A known-bad file hash is one step worse than an address or a name: a hash names the
+    very file, while an address may be shared (NAT, hosting) or reassigned.
+    """
+    if confidence >= 80:
+        level = Severity.HIGH
+    elif confidence >= 50:
+        level = Severity.MEDIUM
+    else:
+        level = Severity.LOW
+    return Severity(min(level + 1, Severity.CRITICAL)) if file_hash else level
+
+
+def _reason(m: IntelMatch) -> str:
+    via = "" if m.indicator == m.observable else f" via indicator {m.indicator_type} {m.indicator}"
+    return (
+        f"{m.observable} ({m.kind}) is listed by {', '.join(m.sources)}{via}, "
+        f"confidence {m.confidence}"
+    )
+
+
+def match_evidence(m: IntelMatch) -> dict[str, object]:
+    """What a finding cites: the indicator, its type, sources and confidence."""
+    return {
+        "reason": _reason(m),
+        "observable": m.observable,
+        "observable_kind": m.kind,
+        "indicator": m.indicator,
+        "indicator_type": m.indicator_type,
+        "sources": list(m.sources),
+        "confidence": m.confidence,
+    }
+
+
+def event_finding(m: IntelMatch, event: Event | None) -> Finding:
+    """The finding of one match on a log event: ``intel.<indicator type>``."""
+    itype = _ID_TYPE.get(m.indicator_type, m.indicator_type)
+    return Finding(
+        id=f"intel.{itype}",
+        title=f"Threat intel: known-bad {_LABEL.get(m.indicator_type, m.indicator_type)}",
+        severity=intel_severity(m.confidence, file_hash=itype == "hash"),
+        evidence=match_evidence(m),
+        observables=(Observable(m.kind, m.observable),),
+        event=event,
+        detector="intel",
+    )
+
+
+class EventIntelMatcher:
+    """Observables of events, matched in batches (one vectorized IPv4 search per batch).
+
+    Without a matcher (no intel imported) it only extracts, for the observable archive.
+    """
+
+    def __init__(
+        self,
+        matcher: IntelMatcher | None,
+        *,
+        min_level: Severity = Severity.INFORMATIONAL,
+        extract: ObservableExtractor | None = None,
+    ) -> None:
+        self.matcher = matcher
+        self.min_level = min_level
+        self._extract = extract or ObservableExtractor()
+
+    def observables(self, event: Event) -> list[tuple[str, str]]:
+        """``(kind, value)`` pairs of one event, its normalized addresses included."""
+        found = self._extract(event.fields)
+        for ip in (event.source_ip, event.destination_ip):
+            if ip and ("ip", ip) not in found:
+                found.append(("ip", ip))
+        return found
+
+    def findings(self, batch: Sequence[tuple[Event, list[tuple[str, str]]]]) -> list[Finding]:
+        """Findings for a batch of events with their observables, in event order."""
+        flat: list[tuple[str, str]] = []
+        owner: list[int] = []
+        for i, (_, observed) in enumerate(batch):
+            flat.extend(observed)
+            owner.extend([i] * len(observed))
+        if not flat or self.matcher is None:
+            return []
+        out = []
+        for m in self.matcher.match_many(flat):
+            finding = event_finding(m, batch[owner[m.at]][0])
+            if finding.severity >= self.min_level:
+                out.append(finding)
+        return out
+
+
+# -- mail ----------------------------------------------------------------------------
+
+#: Observable kind -> (finding id, what the message carried).
+_MAIL_ROLE = {
+    "email": ("intel.sender", "sender address"),
+    "url": ("intel.link", "link"),
+    "sha256": ("intel.attachment", "attachment"),
+    "ip": ("intel.source_ip", "sending address"),
+}
+
+
+def message_observables(
+    msg: MailMessage, trusted_relays: Sequence[str] = DEFAULT_TRUSTED_RELAYS
+) -> list[tuple[str, str]]:
+    """Sender addresses (From, Reply-To, Return-Path), link URLs, attachment SHA-256s
+    and the source address (first external ``Received`` hop) of a message."""
+    out: list[tuple[str, str]] = []
+    for address in (msg.from_addr, *msg.reply_to, msg.return_path):
+        if address:
+            out.append(("email", address))
+    out.extend(("url", link.url) for link in msg.links if link.url)
+    out.extend(("sha256", att.sha256) for att in msg.attachments if att.sha256)
+    source = mail_source_ip(msg, trusted_relays)
+    if source:
+        out.append(("ip", source))
+    return list(dict.fromkeys(out))
+
+
+class IntelMailDetector:
+    """A message carries a value the imported threat intel names: its sender or sender
+    domain, a link (URL or host), an attachment's SHA-256, or its source address.
+
+    The matcher is built outside (no I/O here); the policy weighs the symbols.
+    """
+
+    id = "intel.mail"
+    title = "Threat intel: known-bad value in the message"
+
+    def __init__(
+        self, matcher: IntelMatcher, trusted_relays: Sequence[str] = DEFAULT_TRUSTED_RELAYS
+    ) -> None:
+        self.matcher = matcher
+        self.trusted_relays = tuple(trusted_relays)
+
+    def detect(self, msg: MailMessage) -> list[Finding]:
+        observed = message_observables(msg, self.trusted_relays)
+        out: list[Finding] = []
+        for m in self.matcher.match_many(observed):
+            fid, what = _MAIL_ROLE.get(m.kind, ("intel.mail", m.kind))
+            evidence = match_evidence(m)
+            evidence["reason"] = f"{what} {evidence['reason']}"
+            if m.kind == "sha256":
+                evidence["attachment"] = next(
+                    (a.path for a in msg.attachments if a.sha256 == m.observable), ""
+                )
+            out.append(
+                Finding(
+                    id=fid,
+                    title=f"Threat intel: known-bad {what}",
+                    severity=intel_severity(m.confidence, file_hash=m.kind == "sha256"),
+                    attack=("T1566.001",) if m.kind == "sha256" else ("T1566",),
+                    evidence=evidence,
+                    observables=(Observable(m.kind, m.observable),),
+                    detector="intel",
+                )
+            )
+        return out
+
+
+# -- loading -------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def bundled_suffixes() -> PublicSuffixes:
+    """The bundled Public Suffix List (read once per process)."""
+    path = bundled_data() / "reference" / "public_suffix_list.dat"
+    return PublicSuffixes.from_lines(path.read_text("utf-8").splitlines())
+
+
+def _warninglists() -> WarninglistIndex | None:
+    from floodwall.enrich.intel.warninglists import WarninglistError, WarninglistIndex
+
+    try:
+        return WarninglistIndex.load(suffixes=bundled_suffixes())
+    except WarninglistError:
+        return None  # the import already marked listed indicators; nothing more to add
+
+
+def load_run_intel(
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    on_load: Callable[[int, bool], None] | None = None,
+) -> IntelMatcher | None:
+    """The matcher over the store's active indicators, or None when there are none (no
+    store yet, nothing imported, or everything expired or warninglisted).
+
+    ``on_load(count, from_cache)`` is told what was loaded.
+    """
+    if not (settings.data_dir / DB_NAME).is_file():
+        return None
+    with open_store(settings.data_dir) as store:
+        if not has_indicators(store):
+            return None
+        from floodwall.enrich.intel.cache import load_matcher
+        from floodwall.store.intel import IntelStore
+
+        intel = IntelStore(store)
+        matcher, cached = load_matcher(
+            intel,
+            store.path,
+            settings.cache_dir,
+            suffixes=bundled_suffixes(),
+            warninglists=_warninglists,
+            now=now or datetime.now(UTC),
+        )
+    if not len(matcher):
+        return None
+    if on_load is not None:
+        on_load(len(matcher), cached)
+    return matcher
+
+
+def load_open_proxies(settings: Settings, *, now: datetime | None = None) -> list[str]:
+    """Addresses and networks the intel calls open proxies (for the origin question)."""
+    if not (settings.data_dir / DB_NAME).is_file():
+        return []
+    with open_store(settings.data_dir) as store:
+        if not has_indicators(store):
+            return []
+        from floodwall.store.intel import IntelStore
+
+        return IntelStore(store).proxy_addresses(now)
+
+
+def has_indicators(store: Store) -> bool:
+    """True when any indicator was imported (one indexed query, no NumPy)."""
+    row = store.connection.execute("SELECT EXISTS (SELECT 1 FROM intel_indicators)").fetchone()
+    return bool(row[0])
