@@ -11,7 +11,7 @@ import gc
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
@@ -21,7 +21,11 @@ from floodwall.detect.sigma.loader import RuleDir, load_rules
 from floodwall.detect.sigma.logsource import LogSourceMap
 from floodwall.detect.sigma.prefilter import HyperscanCache
 from floodwall.enrich.context import AlertContextEnricher
-from floodwall.enrich.intel.inline import EventIntelMatcher, load_run_intel
+from floodwall.enrich.intel.inline import (
+    EventIntelMatcher,
+    load_run_intel,
+    origin_context_enricher,
+)
 from floodwall.hunt.observed import MISSING, ObservedArchive
 from floodwall.hunt.output import CsvWriter, JsonlWriter, JsonWriter, TableWriter, Writer
 from floodwall.hunt.run import Clock, HuntPlan, UnitResult, correlate, plan_units, run_units
@@ -34,9 +38,6 @@ from floodwall.settings import Settings, default_rule_dirs
 from floodwall.store.alerts import AlertStore
 from floodwall.store.db import open_store
 
-if TYPE_CHECKING:
-    from floodwall.enrich.origin import OriginEnricher
-
 LEVELS = [s.label for s in Severity]
 
 
@@ -46,13 +47,7 @@ def context_enricher(settings: Settings) -> AlertContextEnricher:
     runs, and each such alert says why it has no origin. Addresses the imported intel
     calls open proxies are ``obscured`` (issue 4)."""
 
-    def load() -> OriginEnricher:
-        from floodwall.enrich.intel.inline import load_open_proxies
-        from floodwall.enrich.origin import load_origin_enricher
-
-        return load_origin_enricher(settings, open_proxies=load_open_proxies(settings))
-
-    return AlertContextEnricher(loader=load)
+    return origin_context_enricher(settings)
 
 
 def register(sub: Any) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +47,13 @@ def register(sub: Any) -> None:
         "--policy", type=Path, metavar="TOML", help="policy file (weights, thresholds)"
     )
     scan.add_argument("--data", type=Path, metavar="DIR", help="data directory")
-    scan.add_argument("--no-store", action="store_true", help="do not keep verdicts in the store")
+    scan.add_argument(
+        "--no-store", action="store_true",
+        help="do not keep verdicts or observables in the store",
+    )  # fmt: skip
+    scan.add_argument(
+        "--no-intel", action="store_true", help="do not match messages against threat intel"
+    )
     scan.set_defaults(run=run_scan)
 
 
@@ -54,6 +61,14 @@ def run_scan(args: argparse.Namespace) -> int:
     # The scanner's libraries (oletools, yara-x, archive readers) load here, not when the
     # command line is parsed: every other subcommand would pay for them at start-up.
     from floodwall.detect.mail.clamd import DEFAULT_CANDIDATES, ClamdClient
+    from floodwall.enrich.addresses import mail_source_ip
+    from floodwall.enrich.intel.inline import (
+        IntelMailDetector,
+        load_run_intel,
+        message_observables,
+        origin_context_enricher,
+    )
+    from floodwall.hunt.observed import MISSING, ObservedArchive, now_stamp
     from floodwall.ingest.mail_source import expand_mail_inputs
     from floodwall.mail.detectors import build_detectors
     from floodwall.mail.scan import scan_message
@@ -82,6 +97,19 @@ def run_scan(args: argparse.Namespace) -> int:
             )
         )
     detectors = build_detectors(settings, clamd)
+    # Threat intel (issue 4): sender, links, attachment hashes and source address.
+    matcher = None if args.no_intel else load_run_intel(
+        settings,
+        on_load=lambda n, cached: err.print(
+            f"Threat intel: {n:,} indicators loaded{' (cache)' if cached else ''}"
+        ),
+    )  # fmt: skip
+    if matcher is not None:
+        detectors.append(IntelMailDetector(matcher))
+    enricher = origin_context_enricher(settings)
+    archive = None if args.no_store else ObservedArchive.open(settings)
+    if archive is None and not args.no_store:
+        err.print(f"[dim]{MISSING}: observables not archived[/]")
     encoder = msgspec.json.Encoder()
     intake = IntakeLog()
     verdicts: Counter[str] = Counter()
@@ -90,6 +118,7 @@ def run_scan(args: argparse.Namespace) -> int:
     store = None if args.no_store else open_store(settings.data_dir)
     messages = MessageStore(store) if store is not None else None
     pending: list[ScanResult] = []
+    pending_ctx: list[Mapping[str, Any]] = []
     progress = Progress(
         SpinnerColumn(), TextColumn("[bold]scanning[/] {task.completed:,} messages"),
         TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal,
@@ -100,18 +129,27 @@ def run_scan(args: argparse.Namespace) -> int:
             for path, source in inputs:
                 for raw in source.read(path, intake):
                     result = scan_message(parse_message(raw), detectors, policy)
-                    _report(result, args.format, encoder, verdicts, symbols, rows)
+                    (context,) = enricher.for_addresses([mail_source_ip(result.message)])
+                    _report(result, context, args.format, encoder, verdicts, symbols, rows)
                     progress.advance(task)
+                    if archive is not None:
+                        m = result.message
+                        ref = f"{m.origin.path}#{m.origin.record_id}"
+                        archive.add("mail", [(now_stamp(), "", ref, message_observables(m))])
                     if messages is not None:
                         pending.append(result)
+                        pending_ctx.append(context)
                         if len(pending) >= 500:  # one write transaction per batch
-                            messages.add(pending)
+                            messages.add(pending, contexts=pending_ctx)
                             pending.clear()
+                            pending_ctx.clear()
             if messages is not None:
-                messages.add(pending)
+                messages.add(pending, contexts=pending_ctx)
     finally:
         if store is not None:
             store.close()
+        if archive is not None:
+            archive.__exit__(None, None, None)
     if args.format == "table":
         console = Console(highlight=False)
         if not console.is_terminal:
@@ -131,6 +169,7 @@ def run_scan(args: argparse.Namespace) -> int:
 
 def _report(
     result: ScanResult,
+    context: Mapping[str, Any],
     fmt: str,
     encoder: msgspec.json.Encoder,
     verdicts: Counter[str],
@@ -142,7 +181,7 @@ def _report(
     if fmt == "jsonl":
         from floodwall.mail.scan import result_object  # loaded by run_scan already
 
-        sys.stdout.write(encoder.encode(result_object(result)).decode() + "\n")
+        sys.stdout.write(encoder.encode(result_object(result, context)).decode() + "\n")
     elif len(rows) < 1000:  # a table is laid out whole: memory stays flat past that
         rows.append(result)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -40,9 +40,11 @@ def scan_message(msg: MailMessage, detectors: Sequence[MailDetector], policy: Po
     return ScanResult(msg, tuple(findings), policy.decide(findings, problems))
 
 
-def result_object(result: ScanResult) -> dict[str, Any]:
+def result_object(result: ScanResult, context: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The jsonl contract for one message: path, message_id, verdict, score, symbols
-    ({id, score, reason}) and attachments (name, true type, sha256, findings)."""
+    ({id, score, reason}) and attachments (name, true type, sha256, findings); with a
+    ``context`` (``enrich/context.py``), ``source`` {ip, geo, as} and ``origin`` {class,
+    reason} of the client that handed the message in."""
     msg, verdict = result.message, result.verdict
     by_attachment: dict[str, list[str]] = {}
     for f in result.findings:
@@ -74,4 +76,9 @@ def result_object(result: ScanResult) -> dict[str, Any]:
             for a in msg.attachments
         ],
         "unscannable": list(verdict.unscannable),
+        **(
+            {"source": dict(context["source"]), "origin": dict(context["origin"])}
+            if context is not None
+            else {}
+        ),
     }

@@ -17,9 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from floodwall.enrich.addresses import DEFAULT_TRUSTED_RELAYS, mail_source_ip
+from floodwall.enrich.context import AlertContextEnricher
 from floodwall.enrich.intel.observe import ObservableExtractor
 from floodwall.enrich.intel.suffixes import PublicSuffixes
 from floodwall.records import Event, Finding, MailMessage, Observable, Severity
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     # NumPy comes with the matcher: a run without intel never imports it.
     from floodwall.enrich.intel.matcher import IntelMatch, IntelMatcher
     from floodwall.enrich.intel.warninglists import WarninglistIndex
+    from floodwall.enrich.origin import OriginEnricher
 
 #: Observable kinds of the extractor -> the word shown in a finding's title.
 _LABEL = {
@@ -168,8 +170,8 @@ class IntelMailDetector:
     The matcher is built outside (no I/O here); the policy weighs the symbols.
     """
 
-    id = "intel.mail"
-    title = "Threat intel: known-bad value in the message"
+    id: ClassVar[str] = "intel.mail"
+    title: ClassVar[str] = "Threat intel: known-bad value in the message"
 
     def __init__(
         self, matcher: IntelMatcher, trusted_relays: Sequence[str] = DEFAULT_TRUSTED_RELAYS
@@ -272,3 +274,17 @@ def has_indicators(store: Store) -> bool:
     """True when any indicator was imported (one indexed query, no NumPy)."""
     row = store.connection.execute("SELECT EXISTS (SELECT 1 FROM intel_indicators)").fetchone()
     return bool(row[0])
+
+
+def origin_context_enricher(settings: Settings) -> AlertContextEnricher:
+    """The origin enricher over the bundled (or updated) GeoIP and ASN data, loaded when
+    the first public address needs it; addresses the imported intel calls open proxies
+    are ``obscured``. Without its data a run still goes on, and each alert or message
+    with an address says why it has no origin."""
+
+    def load() -> OriginEnricher:
+        from floodwall.enrich.origin import load_origin_enricher
+
+        return load_origin_enricher(settings, open_proxies=load_open_proxies(settings))
+
+    return AlertContextEnricher(loader=load)
