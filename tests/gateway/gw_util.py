@@ -190,6 +190,7 @@ class InProcessGateway:
         hop_down_after: int = 3,
         hop_down_hold: float = 30.0,
         retry_first: float = 0.2,
+        port: int = 0,
     ) -> None:
         settings = Settings(data_dir=data_dir)
         policy = policy or Policy.load()
@@ -201,7 +202,7 @@ class InProcessGateway:
         scanner = ScanPool(ScanConfig(settings, policy, use_clamd=False), workers=workers)
         self.gateway = Gateway(data_dir, config, scanner, GatewayRecorder(data_dir))
         self.source = SmtpSource(
-            self.gateway.on_message, "127.0.0.1", 0, hostname="gw.test", tls_context=tls,
+            self.gateway.on_message, "127.0.0.1", port, hostname="gw.test", tls_context=tls,
             require_tls=require_tls, max_size=max_size,
         )  # fmt: skip
         self.loop = asyncio.new_event_loop()
