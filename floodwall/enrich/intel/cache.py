@@ -87,7 +87,8 @@ def save(path: Path, tables: IndicatorTables, ips: CompiledIps, meta: CacheMeta)
 def load(path: Path) -> tuple[IndicatorTables, CompiledIps, CacheMeta] | None:
     """Read a cache file; None when it is missing, of another format, or damaged."""
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        # Opened here, not by np.load: np.load leaves a damaged file open when it fails.
+        with path.open("rb") as fh, np.load(fh, allow_pickle=False) as npz:
             generation, next_expiry, fmt = json.loads(npz["meta"].tobytes())
             if fmt != FORMAT:
                 return None

@@ -30,8 +30,10 @@ def open_feed(path: Path) -> IO[bytes]:
     """The file's bytes, decompressed when it is gzip (by its magic, not its name)."""
     fh = path.open("rb")
     if fh.read(2) == b"\x1f\x8b":
-        fh.seek(0)
-        return cast(IO[bytes], gzip.GzipFile(fileobj=fh, mode="rb"))
+        fh.close()
+        # Opened by name: closing the GzipFile closes the file too (with fileobj= it
+        # would stay open until the garbage collector found it).
+        return cast(IO[bytes], gzip.GzipFile(filename=path, mode="rb"))
     fh.seek(0)
     return fh
 
