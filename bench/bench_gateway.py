@@ -73,6 +73,7 @@ def load_corpus(limit_bytes: int) -> tuple[list[bytes], dict[str, int]]:
 
 def _sink_main(port: Synchronized[int], count: Synchronized[int], stop: Any) -> None:
     from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import SMTP
 
     class Handler:
         async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
@@ -85,7 +86,15 @@ def _sink_main(port: Synchronized[int], count: Synchronized[int], stop: Any) -> 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         free = int(probe.getsockname()[1])
-    controller = Controller(Handler(), hostname="127.0.0.1", port=free)
+
+    class LongLineSMTP(SMTP):
+        line_length_limit = 1 << 20  # as Postfix, a next hop takes long lines
+
+    class LongLineController(Controller):
+        def factory(self) -> SMTP:
+            return LongLineSMTP(self.handler, **self.SMTP_kwargs)
+
+    controller = LongLineController(Handler(), hostname="127.0.0.1", port=free)
     controller.start()
     port.value = free
     stop.wait()

@@ -128,11 +128,21 @@ class SinkHandler:
         return self.data_reply
 
 
+class LongLineSMTP(SMTP):
+    """A next hop that takes lines over 1000 octets, as Postfix does (it splits them at
+    ``line_length_limit`` on input and joins them again on delivery)."""
+
+    line_length_limit = 1 << 20
+
+
 class _BoundController(Controller):
     def __init__(self, handler: Any, sock: socket.socket, **kwargs: Any) -> None:
         self._sock = sock
         host, port = sock.getsockname()[:2]
         super().__init__(handler, hostname=host, port=port, **kwargs)
+
+    def factory(self) -> SMTP:
+        return LongLineSMTP(self.handler, **self.SMTP_kwargs)
 
     def _create_server(self) -> Any:
         return self.loop.create_server(self._factory_invoker, sock=self._sock)
