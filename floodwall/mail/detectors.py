@@ -5,11 +5,14 @@ from __future__ import annotations
 from floodwall.detect.mail import (
     CredentialWordingDetector,
     DisplayNameImpersonationDetector,
+    FreeHostingLinkDetector,
     IpLiteralUrlDetector,
     LinkTextMismatchDetector,
     LookalikeDomainDetector,
+    LookalikeLinkDetector,
     ReplyToMismatchDetector,
     ReturnPathMismatchDetector,
+    UnicodeObfuscationDetector,
     UrlShortenerDetector,
 )
 from floodwall.detect.mail.auth_results import AuthResultsDetector
@@ -17,6 +20,7 @@ from floodwall.detect.mail.clamav import ClamavDetector
 from floodwall.detect.mail.clamd import ClamdClient
 from floodwall.detect.mail.dangerous_attachment import DangerousAttachmentDetector
 from floodwall.detect.mail.double_extension import DoubleExtensionDetector
+from floodwall.detect.mail.eicar_test_file import EicarTestFileDetector
 from floodwall.detect.mail.encrypted_archive import EncryptedArchiveDetector
 from floodwall.detect.mail.file_type_mismatch import FileTypeMismatchDetector
 from floodwall.detect.mail.from_malformed import FromMalformedDetector
@@ -31,6 +35,7 @@ from floodwall.detect.mail.pdf_active import PdfActiveDetector
 from floodwall.detect.mail.reference import (
     as_domains,
     load_brands,
+    load_free_hosting,
     load_phrases,
     load_psl,
     load_shorteners,
@@ -58,6 +63,7 @@ ATTACHMENT_DETECTORS = (
     RtfObjectDetector,
     PdfActiveDetector,
     OnenoteEmbeddedDetector,
+    EicarTestFileDetector,
 )
 
 
@@ -67,15 +73,19 @@ def build_detectors(settings: Settings, clamd: ClamdClient | None = None) -> lis
     psl = load_psl()
     brands = load_brands(psl)
     own = as_domains(settings.own_domains, psl)
+    lookalike = LookalikeDomainDetector(psl, brands, own)
     phishing: list[MailDetector] = [
         ReplyToMismatchDetector(psl),
         ReturnPathMismatchDetector(psl),
         DisplayNameImpersonationDetector(psl, brands, settings.executives, own),
-        LookalikeDomainDetector(psl, brands, own),
+        lookalike,
+        LookalikeLinkDetector(lookalike),
         IpLiteralUrlDetector(),
         LinkTextMismatchDetector(psl),
         UrlShortenerDetector(psl, load_shorteners()),
         CredentialWordingDetector(load_phrases()),
+        FreeHostingLinkDetector(psl, load_free_hosting()),
+        UnicodeObfuscationDetector(),
         AuthResultsDetector(settings.trusted_authserv),
         FromMalformedDetector(psl),
     ]

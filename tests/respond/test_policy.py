@@ -27,7 +27,7 @@ def finding(fid: str, severity: Severity = Severity.MEDIUM) -> Finding:
             "quarantine",
             8.0,
         ),
-        ([finding("mail.html_smuggling"), finding("mail.lookalike_domain")], (), "reject", 16.0),
+        ([finding("mail.html_smuggling"), finding("mail.lookalike_domain")], (), "reject", 18.0),
         # an id the policy does not name weighs by its severity
         ([finding("mail.something_new", Severity.HIGH)], (), "tag", 6.0),
         # unscannable mail is held by default, but a worse verdict stands
@@ -36,7 +36,7 @@ def finding(fid: str, severity: Severity = Severity.MEDIUM) -> Finding:
             [finding("mail.html_smuggling"), finding("mail.lookalike_domain")],
             ("zip bomb",),
             "reject",
-            16.0,
+            18.0,
         ),
     ],
 )

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from floodwall.detect.mail.credential_wording import CredentialWordingDetector
 from floodwall.detect.mail.display_name_impersonation import DisplayNameImpersonationDetector
+from floodwall.detect.mail.free_hosting_link import FreeHostingLinkDetector
 from floodwall.detect.mail.ip_literal_url import IpLiteralUrlDetector
 from floodwall.detect.mail.link_text_mismatch import LinkTextMismatchDetector
 from floodwall.detect.mail.lookalike_domain import LookalikeDomainDetector
+from floodwall.detect.mail.lookalike_link import LookalikeLinkDetector
 from floodwall.detect.mail.reply_to_mismatch import ReplyToMismatchDetector
 from floodwall.detect.mail.return_path_mismatch import ReturnPathMismatchDetector
+from floodwall.detect.mail.unicode_obfuscation import UnicodeObfuscationDetector
 from floodwall.detect.mail.url_shortener import UrlShortenerDetector
 
 #: Phishing and impersonation detectors (issue 3), in the order they run.
@@ -22,20 +25,26 @@ PHISHING_DETECTORS: tuple[type, ...] = (
     ReturnPathMismatchDetector,
     DisplayNameImpersonationDetector,
     LookalikeDomainDetector,
+    LookalikeLinkDetector,
     IpLiteralUrlDetector,
     LinkTextMismatchDetector,
     UrlShortenerDetector,
     CredentialWordingDetector,
+    FreeHostingLinkDetector,
+    UnicodeObfuscationDetector,
 )
 
 __all__ = [
     "PHISHING_DETECTORS",
     "CredentialWordingDetector",
     "DisplayNameImpersonationDetector",
+    "FreeHostingLinkDetector",
     "IpLiteralUrlDetector",
     "LinkTextMismatchDetector",
     "LookalikeDomainDetector",
+    "LookalikeLinkDetector",
     "ReplyToMismatchDetector",
     "ReturnPathMismatchDetector",
+    "UnicodeObfuscationDetector",
     "UrlShortenerDetector",
 ]

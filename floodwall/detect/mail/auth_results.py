@@ -1,5 +1,6 @@
 """Sender authentication that failed, as the receiving MTA recorded it in
-Authentication-Results (RFC 8601): DMARC fail, SPF fail, DKIM fail."""
+Authentication-Results (RFC 8601): DMARC fail, SPF fail, DKIM fail, Microsoft's composite
+authentication (``compauth``) fail, and an SPF fail in Received-SPF (RFC 7208 §9.1)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,21 @@ from floodwall.detect.mail.findings import detector_finding
 from floodwall.records import Finding, MailMessage, Severity
 
 _COMMENT = re.compile(r"\([^()]*\)")
-_RESULT = re.compile(r"^\s*(dmarc|spf|dkim|arc)\s*=\s*([a-z]+)", re.IGNORECASE)
+_RESULT = re.compile(r"^\s*(dmarc|spf|dkim|arc|compauth)\s*=\s*([a-z]+)", re.IGNORECASE)
 # What counts as a failure per method (RFC 8601 §2.7); "none" is not one: unsigned mail
 # and domains without a policy are common and say nothing by themselves.
-_FAILED = {"dmarc": {"fail"}, "spf": {"fail", "softfail"}, "dkim": {"fail"}, "arc": {"fail"}}
+# compauth is Exchange Online's composite verdict over SPF, DKIM, DMARC and its own
+# implicit checks ("Anti-spam message headers in Microsoft 365"); "softpass" is not a fail.
+_FAILED = {
+    "dmarc": {"fail"},
+    "spf": {"fail", "softfail"},
+    "dkim": {"fail"},
+    "arc": {"fail"},
+    "compauth": {"fail"},
+}
+# Received-SPF: result [comment] [key=value; ...] (RFC 7208 §9.1).
+_SPF_RESULT = re.compile(r"^\s*([a-z]+)", re.IGNORECASE)
+_SPF_RECEIVER = re.compile(r"\breceiver\s*=\s*([^\s;]+)", re.IGNORECASE)
 
 
 def parse_results(value: str) -> tuple[str, dict[str, str]]:
@@ -50,20 +62,38 @@ class AuthResultsDetector:
     def __init__(self, trusted: Iterable[str] = ()) -> None:
         self.trusted = frozenset(t.lower() for t in trusted)
 
+    def _received_spf(self, msg: MailMessage) -> str:
+        """``spf=fail`` or ``spf=softfail`` from a trusted Received-SPF header, else ``""``.
+
+        Trusted: the topmost header (the nearest receiver wrote it) when no hosts are
+        configured, else one whose ``receiver=`` names a trusted host.
+        """
+        values = msg.header("received-spf")
+        if self.trusted:
+            values = tuple(
+                v
+                for v in values
+                if (m := _SPF_RECEIVER.search(v)) and m.group(1).lower() in self.trusted
+            )
+        m = _SPF_RESULT.match(values[0]) if values else None
+        result = m.group(1).lower() if m else ""
+        return f"spf={result}" if result in _FAILED["spf"] else ""
+
     def detect(self, msg: MailMessage) -> list[Finding]:
         values = msg.header("authentication-results")
-        if not values:
-            return []
         parsed = [parse_results(v) for v in values]
         trusted = self.trusted
         chosen = [(s, r) for s, r in parsed if s in trusted] if trusted else parsed[:1]
-        failed = sorted(
+        failed = {
             f"{method}={result}"
             for _, results in chosen
             for method, result in results.items()
             if result in _FAILED.get(method, ())
-        )
+        }
+        if spf := self._received_spf(msg):
+            failed.add(spf)
         if not failed:
             return []
-        reason = "authentication failed at the receiving host: " + ", ".join(failed)
-        return [detector_finding(self, {"reason": reason, "failed": failed})]
+        listed = sorted(failed)
+        reason = "authentication failed at the receiving host: " + ", ".join(listed)
+        return [detector_finding(self, {"reason": reason, "failed": listed})]

@@ -8,7 +8,9 @@ from typing import Any, ClassVar, Protocol
 from floodwall.records import Attachment, Finding, Observable, Severity
 
 
-class _Meta(Protocol):
+class DetectorMeta(Protocol):
+    """What a finding takes from its detector class."""
+
     id: ClassVar[str]
     title: ClassVar[str]
     severity: ClassVar[Severity]
@@ -16,7 +18,7 @@ class _Meta(Protocol):
 
 
 def detector_finding(
-    detector: _Meta, evidence: dict[str, Any], observables: tuple[Observable, ...] = ()
+    detector: DetectorMeta, evidence: dict[str, Any], observables: tuple[Observable, ...] = ()
 ) -> Finding:
     """A finding of ``detector``; ``evidence["reason"]`` is the sentence shown."""
     return Finding(
@@ -30,7 +32,9 @@ def detector_finding(
     )
 
 
-def attachment_finding(detector: _Meta, att: Attachment, reason: str, **extra: Any) -> Finding:
+def attachment_finding(
+    detector: DetectorMeta, att: Attachment, reason: str, **extra: Any
+) -> Finding:
     """A finding about ``att``; ``evidence["attachment"]`` ties it to the file."""
     evidence = {"reason": reason, "attachment": att.path, **extra}
     return detector_finding(detector, evidence, (Observable("sha256", att.sha256),))

@@ -10,12 +10,11 @@ from floodwall.detect.mail.confusables import skeleton
 from floodwall.detect.mail.domains import (
     SuffixList,
     domain_of,
-    host_of,
     label_of,
     registered_domain,
     unicode_host,
 )
-from floodwall.detect.mail.findings import detector_finding
+from floodwall.detect.mail.findings import DetectorMeta, detector_finding
 from floodwall.detect.mail.reference import Brands
 from floodwall.records import Finding, MailMessage, Observable, Severity
 
@@ -48,9 +47,10 @@ def _distance(a: str, b: str) -> int:
 
 
 class LookalikeDomainDetector:
-    """A domain that imitates a protected domain or a brand: homoglyphs (UTS #39 skeleton),
-    Punycode (RFC 3492) that decodes to one, typos (edit distance 1-2), or the brand as a
-    word of a longer name (``paypal-secure-login.com``, ``paypal.com.evil.tld``).
+    """A sender (From, Reply-To) domain that imitates a protected domain or a brand:
+    homoglyphs (UTS #39 skeleton), Punycode (RFC 3492) that decodes to one, typos (edit
+    distance 1-2), or the brand as a word of a longer name (``paypal-secure-login.com``,
+    ``paypal.com.evil.tld``).
 
     The brand's own registered domains and every well-known site are never flagged.
     Brands need ``min_length`` letters for typos and words; protected domains need four.
@@ -119,30 +119,32 @@ class LookalikeDomainDetector:
                 return "brand_in_subdomain", word
         return None
 
+    def finding(
+        self, host: str, where: str, detector: DetectorMeta | None = None
+    ) -> Finding | None:
+        """The finding for ``host`` seen as ``where`` when it is a lookalike, else None."""
+        hit = self.check(host) if host else None
+        if hit is None:
+            return None
+        kind, brand = hit
+        real = sorted(self.targets[brand])[:3]
+        return detector_finding(
+            detector or self,
+            {
+                "reason": f"{where} domain {unicode_host(host)} imitates "
+                f"{', '.join(real)} ({kind})",
+                "domain": host,
+                "where": where,
+                "kind": kind,
+                "imitates": real,
+            },
+            (Observable("domain", host),),
+        )
+
     def detect(self, msg: MailMessage) -> list[Finding]:
-        """One finding per lookalike domain among the From, Reply-To and link hosts."""
+        """One finding per lookalike domain among the From and Reply-To addresses (link
+        domains are ``LookalikeLinkDetector``'s: a sender address is the stronger claim)."""
         hosts = {domain_of(msg.from_addr): "from"}
         hosts |= {domain_of(a): "reply_to" for a in msg.reply_to if domain_of(a) not in hosts}
-        hosts |= {host_of(link.url): "link" for link in msg.links if host_of(link.url) not in hosts}
-        findings = []
-        for host, where in hosts.items():
-            hit = self.check(host) if host else None
-            if hit is None:
-                continue
-            kind, brand = hit
-            real = sorted(self.targets[brand])[:3]
-            findings.append(
-                detector_finding(
-                    self,
-                    {
-                        "reason": f"{where} domain {unicode_host(host)} imitates "
-                        f"{', '.join(real)} ({kind})",
-                        "domain": host,
-                        "where": where,
-                        "kind": kind,
-                        "imitates": real,
-                    },
-                    (Observable("domain", host),),
-                )
-            )
-        return findings
+        found = (self.finding(host, where) for host, where in hosts.items())
+        return [f for f in found if f is not None]

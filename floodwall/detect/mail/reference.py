@@ -90,6 +90,34 @@ PHISHED_BRANDS = (
     "hsbc",
     "barclays",
     "santander",
+    # Consumer brands named in the phishing of 2022-2026 (security suites, streaming,
+    # retail, telecoms, banks, travel); plain words ("target", "delta") stay out.
+    "norton",
+    "mcafee",
+    "netflix",
+    "metamask",
+    "bradesco",
+    "correios",
+    "nubank",
+    "costco",
+    "hilton",
+    "verizon",
+    "xfinity",
+    "comcast",
+    "walmart",
+    "geico",
+    "statefarm",
+    "allstate",
+    "homedepot",
+    "bestbuy",
+    "walgreens",
+    "sephora",
+    "aliexpress",
+    "wayfair",
+    "airbnb",
+    "expedia",
+    "marriott",
+    "lufthansa",
 )
 
 
@@ -115,12 +143,19 @@ def _lines(path: Path) -> list[str]:
 
 
 def load_brands(psl: SuffixList, folder: Path | None = None) -> Brands:
-    """Brands from the Moz top 500 (plus ``PHISHED_BRANDS``), known sites from Tranco top 10k."""
+    """Brands from the Moz top 500 (plus ``PHISHED_BRANDS``), known sites from the Tranco and
+    Majestic top 10k (a site on either list is never a lookalike)."""
     folder = folder or REFERENCE / "top_sites"
     with (folder / "moz_top500_ranked.csv").open(encoding="utf-8", newline="") as fh:
         moz = [registered_domain(row["domain"], psl) for row in csv.DictReader(fh)]
     tranco = [registered_domain(d, psl) for d in _lines(folder / "tranco_top10k_unranked.txt")]
-    known = frozenset(d for d in [*moz, *tranco] if "." in d)
+    majestic_file = folder / "majestic_top10k_unranked.txt"
+    majestic = (
+        [registered_domain(d, psl) for d in _lines(majestic_file)]
+        if majestic_file.is_file()
+        else []
+    )
+    known = frozenset(d for d in [*moz, *tranco, *majestic] if "." in d)
     wanted = {label_of(d, psl) for d in moz if "." in d} | set(PHISHED_BRANDS)
     by_label: dict[str, set[str]] = {}
     for domain in known:
@@ -133,6 +168,19 @@ def load_brands(psl: SuffixList, folder: Path | None = None) -> Brands:
 def load_shorteners(path: Path | None = None) -> frozenset[str]:
     """Registered domains (or hosts) of URL shorteners, from ``shorteners.txt``."""
     return frozenset(d.lower() for d in _lines(path or REFERENCE / "shorteners.txt"))
+
+
+def load_free_hosting(path: Path | None = None) -> dict[str, str]:
+    """Free hosting host suffixes (or ``host/path`` prefixes) with their kind (``storage``,
+    ``pages``, ``forms`` ...), from ``free_hosting.txt``."""
+    out: dict[str, str] = {}
+    kind = "other"
+    for line in _lines(path or REFERENCE / "free_hosting.txt"):
+        if line.startswith("[") and line.endswith("]"):
+            kind = line[1:-1].strip()
+        else:
+            out[line.lower()] = kind
+    return out
 
 
 def load_phrases(path: Path | None = None) -> dict[str, tuple[str, ...]]:

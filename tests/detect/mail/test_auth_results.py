@@ -48,3 +48,46 @@ def test_parse_results() -> None:
 def test_metadata() -> None:
     d: Any = AuthResultsDetector
     assert d.id == "mail.auth_fail" and (d.__doc__ or "").strip()
+
+
+MS_COMPAUTH = (
+    "spf=pass (sender IP is 203.0.113.9) smtp.mailfrom=x.example; dkim=none; "
+    "dmarc=none action=none header.from=x.example;compauth=fail reason=001"
+)
+SPF_FAIL = (
+    "Fail (protection.outlook.com: domain of x.example does not designate 203.0.113.9 "
+    "as permitted sender) receiver=protection.outlook.com; client-ip=203.0.113.9;"
+)
+SPF_PASS = (
+    "Pass (mx.corp.example: domain of x.example designates 192.0.2.1) receiver=mx.corp.example;"
+)
+
+
+@pytest.mark.parametrize(
+    ("trusted", "headers", "expected"),
+    [
+        ((), [("authentication-results", MS_COMPAUTH)], ["compauth=fail"]),
+        ((), [("authentication-results", "x; compauth=softpass reason=201")], []),
+        ((), [("received-spf", SPF_FAIL)], ["spf=fail"]),
+        ((), [("received-spf", "SoftFail (x) receiver=y;")], ["spf=softfail"]),
+        ((), [("received-spf", "None (x: no SPF record)")], []),
+        # only the topmost Received-SPF counts without configured hosts
+        ((), [("received-spf", SPF_PASS), ("received-spf", SPF_FAIL)], []),
+        # with configured hosts, only a Received-SPF whose receiver= is trusted counts
+        (("mx.corp.example",), [("received-spf", SPF_FAIL)], []),
+        (("protection.outlook.com",), [("received-spf", SPF_FAIL)], ["spf=fail"]),
+        # the same failure from both headers is named once
+        (
+            (),
+            [("authentication-results", MS_FAIL), ("received-spf", "softfail")],
+            ["dmarc=fail", "spf=softfail"],
+        ),
+        ((), [("received-spf", ""), ("received-spf", "\udcff" * 10_000)], []),
+    ],
+)
+def test_compauth_and_received_spf(
+    trusted: tuple[str, ...], headers: list[tuple[str, str]], expected: list[str]
+) -> None:
+    msg = replace(util.make_msg(from_addr="a@x.example"), headers=tuple(headers))
+    found = AuthResultsDetector(trusted).detect(msg)
+    assert [f.evidence["failed"] for f in found] == ([expected] if expected else [])
