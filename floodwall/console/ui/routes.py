@@ -57,6 +57,10 @@ def _render(
     )
     answer = templates.TemplateResponse(request, name, values, status_code=code)
     answer.headers["Cache-Control"] = "no-store"
+    # With the app-wide "no-referrer", browsers send "Origin: null" on the form's POST
+    # (Fetch §3.2.5 / §4.1 step "serialize a request origin"), and login.py rightly
+    # refuses a null origin; "same-origin" still tells other sites nothing.
+    answer.headers["Referrer-Policy"] = "same-origin"
     return answer
 
 
@@ -99,22 +103,20 @@ def dashboard(request: Request, who: Who, day: Annotated[date | None, Query()] =
     return _render(request, who, "dashboard.html", view=view)
 
 
-def _iso_day(value: date | None) -> str | None:
-    return (
-        None
-        if value is None
-        else datetime(value.year, value.month, value.day, tzinfo=UTC).isoformat(
-            timespec="microseconds"
-        )
-    )
+def _iso_day(value: str) -> str | None:
+    """A YYYY-MM-DD day as the alerts' ``created`` text at 00:00 UTC; ValueError if bad."""
+    if not value:
+        return None
+    day = date.fromisoformat(value)
+    return datetime(day.year, day.month, day.day, tzinfo=UTC).isoformat(timespec="microseconds")
 
 
 @router.get("/alerts")
 def alerts_page(
     request: Request,
     who: Who,
-    since: date | None = None,
-    until: date | None = None,
+    since: Annotated[str, Query(max_length=10)] = "",
+    until: Annotated[str, Query(max_length=10)] = "",
     level: Annotated[str | None, Query(max_length=20)] = None,
     source: Annotated[str | None, Query(max_length=10)] = None,
     origin: Annotated[str | None, Query(max_length=10)] = None,
@@ -126,25 +128,30 @@ def alerts_page(
 ) -> Response:
     if who is None:
         return _to_login(request)
+    # The filter form sends every field, empty ones as "": empty means "any".
     chosen = {
-        "since": since.isoformat() if since else "", "until": until.isoformat() if until else "",
-        "level": level or "", "source": source or "", "origin": origin or "",
-        "country": country or "", "technique": technique or "", "campaign": campaign or "",
-        "status": status or "",
+        "since": since, "until": until, "level": level or "", "source": source or "",
+        "origin": origin or "", "country": country or "", "technique": technique or "",
+        "campaign": campaign or "", "status": status or "",
     }  # fmt: skip
-    flt = alert_query.AlertFilter(
-        since=_iso_day(since), until=_iso_day(until), level=level or None,
-        source=source or None, origin=origin or None, country=country or None,
-        technique=technique or None, campaign=campaign or None, status=status or None,
-    )  # fmt: skip
     error = ""
+    try:
+        flt = alert_query.AlertFilter(
+            since=_iso_day(since), until=_iso_day(until), level=level or None,
+            source=source or None, origin=origin or None, country=country or None,
+            technique=technique or None, campaign=campaign or None, status=status or None,
+        )  # fmt: skip
+    except ValueError:
+        flt = alert_query.AlertFilter()
+        error = "dates are YYYY-MM-DD"
     items: list[dict[str, Any]] = []
     following: str | None = None
-    try:
-        conn = context_of(request).store().connection
-        items, following = alert_query.list_alerts(conn, flt, limit=PAGE, cursor=cursor or None)
-    except InputError as exc:
-        error = str(exc)
+    if not error:
+        try:
+            conn = context_of(request).store().connection
+            items, following = alert_query.list_alerts(conn, flt, limit=PAGE, cursor=cursor or None)
+        except InputError as exc:
+            error = str(exc)
     kept = {k: v for k, v in chosen.items() if v}
     next_url = f"/alerts?{urlencode({**kept, 'cursor': following})}" if following else ""
     return _render(
