@@ -133,6 +133,23 @@ def test_quarantine_is_held_not_relayed(gw: InProcessGateway, sink: Sink, tmp_pa
     assert (row["verdict"], row["recipients"]) == ("quarantine", 3)  # once per recipient
 
 
+def test_the_store_commits_with_fsync_before_the_250(gw: InProcessGateway) -> None:
+    # The verdict row and the quarantine are acknowledged by the 250 (or the 550), so
+    # every store connection of the gateway runs synchronous=FULL (open_store durable).
+    assert send(gw.port, sample("html_smuggling"))[0] == 250
+    gw.wait_idle()
+    recorder = gw.gateway.recorder
+    writers = [recorder._rows, *recorder._holders]
+
+    async def modes() -> list[int]:
+        return [
+            await w.run(lambda store: store.connection.execute("PRAGMA synchronous").fetchone()[0])
+            for w in writers
+        ]
+
+    assert gw.call(modes) == [2] * len(writers)  # 2 is FULL
+
+
 def test_recipient_limit(gw: InProcessGateway) -> None:
     with gw.client() as smtp:
         smtp.ehlo("client.test")
