@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "intel": ("floodwall.cli.intel", "import threat intel feeds; list, count, remove indicators"),
     "serve": ("floodwall.cli.serve", "run the SOC console and its REST API"),
     "audit": ("floodwall.cli.audit", "verify the console's append-only audit log"),
+    "report": ("floodwall.cli.report", "the daily report for management: html, pdf or md"),
 }
 
 EXIT_USAGE = 2
