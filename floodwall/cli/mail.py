@@ -74,6 +74,7 @@ def run_scan(args: argparse.Namespace) -> int:
     from floodwall.mail.scan import scan_message
     from floodwall.normalize.mime import parse_message
     from floodwall.respond.policy import Policy, PolicyError
+    from floodwall.store.campaigns import MessageKeyRecorder
     from floodwall.store.messages import MessageStore
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -117,6 +118,7 @@ def run_scan(args: argparse.Namespace) -> int:
     rows: list[ScanResult] = []
     store = None if args.no_store else open_store(settings.data_dir)
     messages = MessageStore(store) if store is not None else None
+    campaign_keys = MessageKeyRecorder(store, settings) if store is not None else None
     pending: list[ScanResult] = []
     pending_ctx: list[Mapping[str, Any]] = []
     progress = Progress(
@@ -141,10 +143,14 @@ def run_scan(args: argparse.Namespace) -> int:
                         pending_ctx.append(context)
                         if len(pending) >= 500:  # one write transaction per batch
                             messages.add(pending, contexts=pending_ctx)
+                            if campaign_keys is not None:  # links, attachments, TLSH
+                                campaign_keys.add(pending)
                             pending.clear()
                             pending_ctx.clear()
             if messages is not None:
                 messages.add(pending, contexts=pending_ctx)
+            if campaign_keys is not None:
+                campaign_keys.add(pending)
     finally:
         if store is not None:
             store.close()

@@ -23,11 +23,18 @@ Pure functions: the lists come in through ``CampaignKeyer``'s constructor.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from floodwall.detect.mail.domains import SuffixList, domain_of, host_of, registered_domain
+from floodwall.detect.mail.domains import (
+    SuffixList,
+    ascii_host,
+    domain_of,
+    host_of,
+    registered_domain,
+)
 from floodwall.enrich.addresses import as_public_ip
 from floodwall.records import MailMessage, Observable
 
@@ -47,6 +54,7 @@ __all__ = [
 #: TLSH needs some content to say anything (its authors ask for at least 50 bytes;
 #: below a few hundred, unrelated small files come out close).
 FUZZY_MIN_SIZE = 256
+_ADDR = re.compile(r"[\w.+-]+@([a-z0-9-]+(?:\.[a-z0-9-]+)+)", re.IGNORECASE)
 _HASH_KINDS = frozenset({"sha256", "sha1", "md5"})
 #: A fuzzy hash function: content in, a digest (or "" when it has none) out.
 FuzzyHash = Callable[[bytes], str]
@@ -99,13 +107,14 @@ class CampaignKeyer:
 
     def domain_key(self, host: str) -> str | None:
         """``dom:<registered domain>``, or None for IPs, bare suffixes and common sites."""
+        host = ascii_host(host)
         if not host or as_public_ip(host) or "." not in host:
             return None
-        domain = registered_domain(host, self._psl)
-        if not domain or "." not in domain or domain in self._common:
+        # None for a bare public suffix, and for a name under no known suffix (a local
+        # name or a typo, not infrastructure anyone registered).
+        domain = self._psl.privatesuffix(host, accept_unknown=False)
+        if not domain or domain in self._common:
             return None
-        if domain == host and not self._psl.publicsuffix(host, accept_unknown=False):
-            return None  # no known suffix: a typo or a local name, not infrastructure
         return f"dom:{domain}"
 
     def observable_keys(self, observables: Iterable[Observable], *, is_intel: bool) -> list[str]:
@@ -137,8 +146,11 @@ class CampaignKeyer:
         """Keys of a message's content: sender and link domains, attachment hashes, and
         the TLSH digest of each attachment of at least ``FUZZY_MIN_SIZE`` bytes."""
         keys: list[str] = []
-        for addr in (msg.from_addr, msg.return_path):
-            key = self.domain_key(domain_of(addr))
+        # A From that does not parse (RFC 5322 3.4) still names its domain to a reader;
+        # attackers malform it on purpose, so the raw header is read too.
+        raw_from = [m.group(1) for v in msg.header("from")[:4] for m in _ADDR.finditer(v[:2000])]
+        for domain in (domain_of(msg.from_addr), domain_of(msg.return_path), *raw_from):
+            key = self.domain_key(domain)
             if key:
                 keys.append(key)
         for link in msg.links:

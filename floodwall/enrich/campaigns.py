@@ -116,7 +116,8 @@ def _key_hash(key: str) -> int:
     # 56 bits of BLAKE2b under a byte naming the kind, so that caps apply per kind in
     # numpy. Stable across runs (Python's hash() is salted per process).
     kind = key.partition(":")[0]
-    digest = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=7).digest(), "big")
+    raw = key.encode("utf-8", "surrogatepass")  # hostile text may hold lone surrogates
+    digest = int.from_bytes(hashlib.blake2b(raw, digest_size=7).digest(), "big")
     return (_KIND_CODE.get(kind, 0) << 56) | digest
 
 
@@ -301,7 +302,9 @@ def _describe(
 
 
 def _origin_label(item: CampaignItem) -> str:
-    if item.origin in ("domestic", "abroad") and item.country:
+    # The exit's country says nothing about an obscured source (DESIGN: never attributed
+    # to the country of the exit node), and an internal one has none.
+    if item.origin in ("domestic", "abroad", "unknown") and item.country:
         return f"{item.origin}/{item.country}"
     return item.origin or "unknown"
 
@@ -311,7 +314,10 @@ def _summary(acc: _Acc, first: str, last: str) -> CampaignSummary:
     assert acc.earliest is not None
     time, own = acc.earliest
     joining = [k for k in own if k in shared] or list(own) or ["-"]
-    ident = "C" + hashlib.sha256(f"{time}|{joining[0]}".encode()).hexdigest()[:15]
+    ident = (
+        "C"
+        + hashlib.sha256(f"{time}|{joining[0]}".encode("utf-8", "surrogatepass")).hexdigest()[:15]
+    )
     confidence, reason = origin_confidence(acc.origins)
     hosts = sorted(t[5:] for t in acc.targets if t.startswith("host:"))
     rcpts = sorted(t[5:] for t in acc.targets if t.startswith("rcpt:"))
