@@ -21,6 +21,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gateway": ("floodwall.cli.gateway", "run the SMTP mail gateway: scan, relay, hold or reject"),
     "geo": ("floodwall.cli.geo", "GeoIP/ASN data: info, offline update, lookups"),
     "intel": ("floodwall.cli.intel", "import threat intel feeds; list, count, remove indicators"),
+    "attack": ("floodwall.cli.attack", "ATT&CK: rule coverage, techniques seen, Navigator layer"),
+    "stats": ("floodwall.cli.stats", "the day's attacks: seen, blocked, got through, losses"),
     "campaigns": ("floodwall.cli.campaigns", "campaigns: alerts and mail sharing infrastructure"),
     "serve": ("floodwall.cli.serve", "run the SOC console and its REST API"),
     "audit": ("floodwall.cli.audit", "verify the console's append-only audit log"),
