@@ -107,7 +107,7 @@ def messages_done(data: Path) -> int:
     if not db.exists():
         return 0
     with sqlite3.connect(db, timeout=30) as conn:
-        return int(conn.execute("SELECT COUNT(DISTINCT message_id) FROM messages").fetchone()[0])
+        return int(conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
 
 
 def send_mail(data: Path, files: list[Path]) -> tuple[int, int, int]:
