@@ -97,7 +97,10 @@ def run_gateway(args: argparse.Namespace) -> int:
         **({"hostname": args.hostname} if args.hostname else {}),
     )  # fmt: skip
     scanner = ScanPool(ScanConfig(settings, policy, use_clamd=clamd), workers=args.workers)
-    gateway = Gateway(settings.data_dir, config, scanner, GatewayRecorder(settings.data_dir))
+    from floodwall.enrich.intel.inline import origin_context_enricher
+
+    recorder = GatewayRecorder(settings.data_dir, enricher=origin_context_enricher(settings))
+    gateway = Gateway(settings.data_dir, config, scanner, recorder)
     source = SmtpSource(
         gateway.on_message, args.listen[0], args.listen[1], hostname=config.hostname,
         tls_context=tls, require_tls=args.require_tls, max_size=args.max_size,

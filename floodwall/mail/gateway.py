@@ -138,7 +138,7 @@ class Gateway:
         verdict = result.verdict
         if verdict.action == "reject":
             try:
-                await self.recorder.record(result, len(msg.rcpt_to))
+                await self.recorder.record(result, len(msg.rcpt_to), peer=msg.peer)
             except Exception:
                 # Refusing without a record would hide an attack from the counts.
                 log.exception("spool %s: cannot record a reject; answering 451", sid)
@@ -191,8 +191,9 @@ class Gateway:
         if not job.recorded:
             try:
                 await self.recorder.record(
-                    await self._result(job), len(env.rcpt_to), if_missing=job.recovered
-                )
+                    await self._result(job), len(env.rcpt_to), if_missing=job.recovered,
+                    peer=env.peer,
+                )  # fmt: skip
             except Exception:
                 log.exception("spool %s: cannot record the verdict yet", job.id)
                 return Outcome.RETRY

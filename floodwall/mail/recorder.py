@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from floodwall.enrich.addresses import as_public_ip, mail_source_ip
+from floodwall.enrich.context import AlertContextEnricher
 from floodwall.mail.scan import ScanResult
 from floodwall.store.db import Store, open_store
 from floodwall.store.messages import MessageStore
@@ -36,6 +38,7 @@ class _Row:
     recipients: int
     if_missing: bool  # after a crash the row may already be there: check first
     done: asyncio.Future[None]
+    peer: str = ""  # the connecting client's address
 
 
 class _Writer:
@@ -76,8 +79,16 @@ def has_row(store: Store, result: ScanResult) -> bool:
 class GatewayRecorder:
     """Records verdicts (counted once per envelope recipient) and holds messages."""
 
-    def __init__(self, data_dir: Path, *, hold_writers: int = 3) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        hold_writers: int = 3,
+        enricher: AlertContextEnricher | None = None,
+    ) -> None:
+        """``enricher`` gives each row its origin (issue 4); without it, unknown."""
         self._data_dir = data_dir
+        self._enricher = enricher
         self._rows = _Writer(data_dir, "floodwall-store")
         self._holders = [_Writer(data_dir, f"floodwall-hold{i}") for i in range(hold_writers)]
         self._next_holder = itertools.cycle(self._holders)
@@ -89,11 +100,11 @@ class GatewayRecorder:
         await self._rows.run(lambda store: None)
 
     async def record(
-        self, result: ScanResult, recipients: int, *, if_missing: bool = False
+        self, result: ScanResult, recipients: int, *, if_missing: bool = False, peer: str = ""
     ) -> None:
         """Store the verdict row; returns once it is committed (raises if it was not)."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Row(result, recipients, if_missing, done))
+        self._pending.append(_Row(result, recipients, if_missing, done, peer))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
         await done
@@ -102,7 +113,7 @@ class GatewayRecorder:
         while self._pending:
             batch, self._pending = self._pending, []
             try:
-                await self._rows.run(functools.partial(_write_rows, batch))
+                await self._rows.run(functools.partial(_write_rows, batch, self._enricher))
             except Exception as exc:
                 for row in batch:
                     if not row.done.done():
@@ -131,8 +142,20 @@ class GatewayRecorder:
             await writer.close()
 
 
-def _write_rows(batch: list[_Row], store: Store) -> None:
+def _write_rows(batch: list[_Row], enricher: AlertContextEnricher | None, store: Store) -> None:
     keep = [row for row in batch if not (row.if_missing and has_row(store, row.result))]
+    # The source is the connecting client when it is public; behind an internal relay,
+    # the first external Received hop (RFC 5321 §4.4), as for a scanned file.
+    contexts = (
+        enricher.for_addresses(
+            [as_public_ip(row.peer) or mail_source_ip(row.result.message) for row in keep]
+        )
+        if enricher is not None
+        else None
+    )
     MessageStore(store).add(
-        [row.result for row in keep], source=SOURCE, recipients=[row.recipients for row in keep]
+        [row.result for row in keep],
+        source=SOURCE,
+        recipients=[row.recipients for row in keep],
+        contexts=contexts,
     )

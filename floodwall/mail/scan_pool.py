@@ -50,6 +50,7 @@ class ScanConfig:
     policy: Policy
     use_clamd: bool = True
     timeout: float = 60.0  # seconds one message may take
+    use_intel: bool = True  # match messages against the imported threat intel
 
 
 class ScanTimeout(Exception):
@@ -72,6 +73,11 @@ _worker: _WorkerState | None = None
 def _build(config: ScanConfig, use_alarm: bool) -> _WorkerState:
     clamd = ClamdClient.find() if config.use_clamd else None
     detectors = build_detectors(config.settings, clamd)
+    # Threat intel (issue 4): each worker loads the matcher once, from the compact cache.
+    from floodwall.enrich.intel.inline import IntelMailDetector, load_run_intel
+
+    if config.use_intel and (matcher := load_run_intel(config.settings)) is not None:
+        detectors.append(IntelMailDetector(matcher))
     return _WorkerState(detectors, config.policy, config.timeout, use_alarm)
 
 
