@@ -1,17 +1,15 @@
 """Read-only views over the store: the dashboard, the daily figures, campaigns and the
 intel look-up.
 
-The daily figures come from ``floodwall/store/figures.py`` (``daily_figures(store, day)``
-and ``figures_range(store, start, end)``), written alongside the console. When that
-module is not installed the endpoints answer 503 and say so, rather than counting
-differently here.
+The daily figures are the shared ones of ``floodwall/store/figures.py``
+(``daily_figures``, ``figures_range``), so the console, the report and ``stats`` never
+count differently; campaigns are ``floodwall/store/campaigns.py``'s.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
-import importlib
 import ipaddress
 import threading
 from datetime import UTC, date, datetime, timedelta
@@ -21,7 +19,8 @@ from fastapi import APIRouter, Path, Query, Request
 
 from floodwall.console import dashboard
 from floodwall.console.auth import Viewer, context_of
-from floodwall.console.errors import InputError, NotFoundError, UnavailableError
+from floodwall.console.errors import InputError, NotFoundError
+from floodwall.store import figures
 
 router = APIRouter(prefix="/api", tags=["figures"])
 _REFUSALS: dict[int | str, dict[str, Any]] = {400: {}, 401: {}, 403: {}}
@@ -44,28 +43,19 @@ def plain(value: Any) -> Any:
     return value
 
 
-def _figures_module() -> Any:
-    try:
-        return importlib.import_module("floodwall.store.figures")
-    except ModuleNotFoundError as exc:
-        if exc.name != "floodwall.store.figures":
-            raise
-        raise UnavailableError("the daily figures module is not installed yet") from None
-
-
 def _today(request: Request) -> date:
     return context_of(request).clock().astimezone(UTC).date()
 
 
-@router.get("/dashboard", responses={**_REFUSALS, 503: {}})
+@router.get("/dashboard", responses=_REFUSALS)
 def dashboard_data(
     request: Request,
     who: Viewer,
     day: date | None = None,
     days: Annotated[int, Query(ge=1, le=dashboard.MAX_TREND_DAYS)] = 30,
 ) -> dict[str, Any]:
-    """A day (default today, UTC): top lists, the alert trend over ``days`` days, and the
-    daily figures with their trend when the figures module is installed."""
+    """A day (default today, UTC): the daily figures and their trend over ``days`` days,
+    top lists of the day's alerts, and the alerts per day."""
     ctx = context_of(request)
     the_day = day or _today(request)
     conn = ctx.store().connection
@@ -74,79 +64,61 @@ def dashboard_data(
         "top": dashboard.top_lists(conn, the_day),
         "alert_trend": dashboard.trend(conn, the_day, days),
     }
-    try:
-        figures = _figures_module()
-    except UnavailableError as missing:
-        out["figures"] = None
-        out["figures_note"] = str(missing)
-        return out
-    out["figures"] = plain(figures.daily_figures(ctx.store(), the_day))
+    home = ctx.settings.home_country
+    out["figures"] = figures.daily_figures(ctx.store(), the_day, home_country=home).to_json()
     start = the_day - timedelta(days=days - 1)
     out["figures_trend"] = plain(figures.figures_range(ctx.store(), start, the_day))
     return out
 
 
-@router.get("/figures/day", responses={**_REFUSALS, 503: {}})
+@router.get("/figures/day", responses=_REFUSALS)
 def figures_day(request: Request, who: Viewer, day: date | None = None) -> Any:
     """Seen, blocked, got through, by origin, technique and source, and intake losses."""
-    figures = _figures_module()
-    return plain(figures.daily_figures(context_of(request).store(), day or _today(request)))
+    ctx = context_of(request)
+    found = figures.daily_figures(
+        ctx.store(), day or _today(request), home_country=ctx.settings.home_country
+    )
+    return found.to_json()
 
 
-@router.get("/figures/range", responses={**_REFUSALS, 503: {}})
+@router.get("/figures/range", responses=_REFUSALS)
 def figures_range(request: Request, who: Viewer, start: date, end: date) -> Any:
     """The daily figures of each day from ``start`` to ``end`` (both included)."""
     if end < start:
         raise InputError("end is before start")
     if (end - start).days + 1 > MAX_RANGE_DAYS:
         raise InputError(f"a range covers at most {MAX_RANGE_DAYS} days")
-    figures = _figures_module()
     return plain(figures.figures_range(context_of(request).store(), start, end))
 
 
 @router.get("/campaigns", tags=["campaigns"], responses=_REFUSALS)
 def campaigns(
-    request: Request, who: Viewer, limit: Annotated[int, Query(ge=1, le=500)] = 50
+    request: Request,
+    who: Viewer,
+    since: Annotated[date | None, Query(description="last seen on or after (UTC day)")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> list[dict[str, Any]]:
-    """Campaigns by their alerts: how many, first and last seen, newest first."""
-    rows = (
-        context_of(request)
-        .store()
-        .connection.execute(
-            "SELECT campaign_id, count(*), min(created), max(created) FROM alerts"
-            " WHERE campaign_id IS NOT NULL GROUP BY campaign_id"
-            " ORDER BY max(created) DESC LIMIT ?",
-            (limit,),
-        )
-    )
-    return [{"id": c, "alerts": n, "first": f, "last": la} for c, n, f, la in rows]
+    """Campaigns last seen at or after ``since``, most recently seen first, with their
+    shared keys, origins, techniques, targets and timeline (``floodwall campaigns``)."""
+    from floodwall.store.campaigns import CampaignStore
+
+    stamp = None if since is None else since.isoformat()
+    found = CampaignStore(context_of(request).store()).list_campaigns(since=stamp, limit=limit)
+    return [c.as_dict() for c in found]
 
 
 @router.get("/campaigns/{campaign_id}", tags=["campaigns"], responses={**_REFUSALS, 404: {}})
 def campaign(
     request: Request, who: Viewer, campaign_id: Annotated[str, Path(max_length=100)]
 ) -> dict[str, Any]:
-    """One campaign: its alerts' timeline (latest 500), targets and techniques."""
-    conn = context_of(request).store().connection
-    rows = conn.execute(
-        "SELECT id, created, host, level, rule_title, attack, source_ip, country FROM alerts"
-        " WHERE campaign_id = ? ORDER BY created DESC, id DESC LIMIT 500",
-        (campaign_id,),
-    ).fetchall()
-    if not rows:
+    """One campaign and its earliest members (alerts and messages)."""
+    from floodwall.store.campaigns import CampaignStore
+
+    campaigns = CampaignStore(context_of(request).store())
+    found = campaigns.get(campaign_id)
+    if found is None:
         raise NotFoundError(f"no campaign {campaign_id!r}")
-    (total,) = conn.execute(
-        "SELECT count(*) FROM alerts WHERE campaign_id = ?", (campaign_id,)
-    ).fetchone()
-    keys = ("id", "created", "host", "level", "rule_title", "attack", "source_ip", "country")
-    timeline = [dict(zip(keys, r, strict=True)) for r in rows]
-    return {
-        "id": campaign_id,
-        "alerts": int(total),
-        "hosts": sorted({r[2] for r in rows if r[2]}),
-        "sources": sorted({r[6] for r in rows if r[6]}),
-        "timeline": timeline,
-    }
+    return {**found.as_dict(), "members": campaigns.members(campaign_id, limit=200)}
 
 
 def _origins(request: Request) -> Any:

@@ -203,6 +203,14 @@ def build_console(
     alerts = add_alerts(store, SAMPLES, datetime.now(UTC) - timedelta(hours=6))
     with store.write() as conn:
         conn.execute("UPDATE alerts SET campaign_id = 'camp-1' WHERE id IN (?, ?)", alerts[:2])
+        # A campaign row as floodwall/store/campaigns.py builds it (two alerts share an ASN).
+        conn.execute(
+            "INSERT INTO campaigns (id, first_seen, last_seen, alert_count, message_count,"
+            " target_count, shared_keys, origin_confidence, updated)"
+            ' VALUES (\'camp-1\', ?, ?, 2, 0, 2, \'[{"key": "asn:64500", "members": 2}]\','
+            " 'medium', ?)",
+            ("2026-11-24T06:00:00", "2026-11-24T07:00:00", "2026-11-24T08:00:00"),
+        )
     settings = Settings(data_dir=data, gateway_relay=relay)
     app = create_app(settings, config, hasher=hasher)
     return (

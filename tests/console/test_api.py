@@ -167,15 +167,16 @@ def test_release_to_a_refusing_next_hop_keeps_it_held(
 def test_dashboard_campaigns_metrics_and_intel(live: LiveConsole, viewer: httpx.Client) -> None:
     dash = viewer.get("/api/dashboard").json()
     top = dash["top"]
+    assert dash["figures"]["day"] == dash["day"] and len(dash["figures_trend"]) == 30
+    assert viewer.get("/api/figures/day", params={"day": dash["day"]}).json() == dash["figures"]
     assert sum(x["alerts"] for x in dash["alert_trend"]) == len(live.alerts)
     assert len(dash["alert_trend"]) == 30
     assert top["total"] + sum(x["alerts"] for x in dash["alert_trend"][:-1]) == len(live.alerts)
-    camp = viewer.get("/api/campaigns").json()
-    assert camp == [
-        {"id": "camp-1", "alerts": 2, "first": camp[0]["first"], "last": camp[0]["last"]}
-    ]
+    (camp,) = viewer.get("/api/campaigns").json()
+    assert camp["id"] == "camp-1" and camp["shared_keys"] == [{"key": "asn:64500", "members": 2}]
+    assert viewer.get("/api/campaigns", params={"since": "2026-11-25"}).json() == []
     one = viewer.get("/api/campaigns/camp-1").json()
-    assert one["alerts"] == 2 and set(one["sources"]) == {"203.0.113.9", "198.51.100.7"}
+    assert {m["id"] for m in one["members"]} == set(live.alerts[:2])
     assert viewer.get("/api/campaigns/none").status_code == 404
     metrics = viewer.get("/metrics")
     assert metrics.headers["content-type"].startswith("text/plain; version=0.0.4")

@@ -4,7 +4,6 @@ every operation is reached past authorization."""
 
 from __future__ import annotations
 
-import importlib.util
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -32,8 +31,6 @@ with warnings.catch_warnings():
 
 from schemathesis.checks import not_a_server_error
 
-HAS_FIGURES = importlib.util.find_spec("floodwall.store.figures") is not None
-
 
 def _console_schema(tmp: Path) -> tuple[schemathesis.BaseSchema, Store]:
     """The app over a fresh store with sample data, and an admin token to call it with."""
@@ -47,8 +44,6 @@ def _console_schema(tmp: Path) -> tuple[schemathesis.BaseSchema, Store]:
     )
     loaded = schemathesis.openapi.from_asgi("/api/openapi.json", app)
     loaded.config.headers = {"Authorization": f"Bearer {token.token}"}
-    if not HAS_FIGURES:  # answers 503 "not installed yet" by design until it lands
-        loaded = loaded.exclude(path_regex="^/api/figures/")
     return loaded, store
 
 
