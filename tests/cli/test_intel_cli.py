@@ -241,3 +241,29 @@ def test_mail_scan_weighs_intel_and_stores_the_origin(hunt_env: dict[str, str]) 
     plain = run(hunt_env, "mail", "scan", "--no-intel", "--no-store", "--format", "jsonl", "-",
                 stdin=MESSAGE)  # fmt: skip
     assert not [s for s in lines(plain.stdout)[0]["symbols"] if s["id"].startswith("intel.")]
+
+
+def test_hunt_and_mail_scan_archive_their_observables(
+    hunt_env: dict[str, str], tmp_path: Path
+) -> None:
+    archive = pytest.importorskip("floodwall.store.archive", reason="archive not in this build")
+    data = Path(hunt_env["FLOODWALL_DATA"])
+    events = tmp_path / "events.ndjson"
+    stamped = [{**e, "@timestamp": "2026-11-02T10:00:00Z", "Computer": "ws1"} for e in EVENTS]
+    events.write_text("".join(json.dumps(e) + "\n" for e in stamped))
+    args = ["hunt", "--no-default-rules", "--rules", str(RULE_DIR), "--format", "jsonl"]
+    run(hunt_env, *args, "--no-store", str(events))
+    root = data / "archive" / "observables"
+    assert not root.exists()  # --no-store keeps nothing
+    run(hunt_env, *args, str(events))
+    run(hunt_env, "mail", "scan", "--format", "jsonl", "-", stdin=MESSAGE)
+    rows = list(archive.ObservableArchive(root).read())
+    logs = {(o.kind, o.value, o.host, o.ts) for o in rows if o.source == "logs"}
+    assert ("ip", "45.148.10.7", "ws1", "2026-11-02T10:00:00Z") in {
+        (k, v, h, t.replace("+00:00", "Z")) for k, v, h, t in logs
+    }
+    assert ("domain", "beacon.evil-c2.com") in {(o.kind, o.value) for o in rows}
+    assert ("sha256", SHA256) in {(o.kind, o.value) for o in rows}
+    mail = {(o.kind, o.value) for o in rows if o.source == "mail"}
+    assert {("email", "phisher@bad-mail.net"), ("ip", "45.148.10.9")} <= mail
+    assert all(o.ref for o in rows)
