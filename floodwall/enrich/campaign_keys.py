@@ -56,12 +56,16 @@ __all__ = [
 FUZZY_MIN_SIZE = 256
 _ADDR = re.compile(r"[\w.+-]+@([a-z0-9-]+(?:\.[a-z0-9-]+)+)", re.IGNORECASE)
 _HASH_KINDS = frozenset({"sha256", "sha1", "md5"})
+_CACHE_SIZE = 200_000  # addresses remembered by address_keys
 #: A fuzzy hash function: content in, a digest (or "" when it has none) out.
 FuzzyHash = Callable[[bytes], str]
 
 
 def network_of(ip: str) -> str:
     """``ip``'s /24 (IPv4) or /48 (IPv6) network, as text."""
+    head, dot, last = ip.rpartition(".")
+    if dot and ":" not in ip and last.isdigit() and head.count(".") == 2:
+        return f"{head}.0/24"  # a dotted quad as as_public_ip writes it (10x ipaddress)
     addr = ipaddress.ip_address(ip)
     prefix = 24 if addr.version == 4 else 48
     return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False))
@@ -91,10 +95,27 @@ class CampaignKeyer:
         self._psl = psl
         self._common = frozenset(common_domains)
         self._hosting = frozenset(hosting_asns)
+        self._seen: dict[tuple[str | None, int | None, bool], tuple[str, ...]] = {}
 
-    def address_keys(self, ip: str | None, asn: int | None) -> list[str]:
-        """``ip:``, ``net:`` and ``asn:`` keys of a remote address (public ones only)."""
-        public = as_public_ip(ip) if ip else None
+    def address_keys(
+        self, ip: str | None, asn: int | None, *, is_checked: bool = False
+    ) -> list[str]:
+        """``ip:``, ``net:`` and ``asn:`` keys of a remote address (public ones only).
+
+        ``is_checked``: ``ip`` was already chosen by ``as_public_ip`` (the store's
+        ``source_ip`` columns, see enrich/context.py), so it is not parsed again.
+        """
+        # Attack sources repeat (that is the point): work out each address once.
+        cached = self._seen.get((ip, asn, is_checked))
+        if cached is None:
+            if len(self._seen) >= _CACHE_SIZE:
+                self._seen.clear()
+            keys = self._address_keys(ip, asn, is_checked)
+            cached = self._seen[(ip, asn, is_checked)] = tuple(keys)
+        return list(cached)
+
+    def _address_keys(self, ip: str | None, asn: int | None, is_checked: bool) -> list[str]:
+        public = (ip if is_checked else as_public_ip(ip)) if ip else None
         out: list[str] = []
         if public:
             out.append(f"ip:{public}")

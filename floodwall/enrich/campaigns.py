@@ -19,6 +19,7 @@ joining key (not from row ids, which depend on arrival order).
 from __future__ import annotations
 
 import hashlib
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -155,8 +156,9 @@ def cluster_campaigns(
     """Campaigns among ``items()`` (called twice; it must give the same items in the
     same order both times, as a store query with ORDER BY does)."""
     limits = limits or ClusterLimits()
-    pair_item: list[int] = []
-    pair_key: list[int] = []
+    # array, not list: 8 bytes a pair instead of a 36-byte int object and its pointer.
+    pair_item = array("q")
+    pair_key = array("Q")
     fuzzy: list[tuple[int, str]] = []
     n = 0
     for n, item in enumerate(items(), 1):
@@ -165,8 +167,8 @@ def cluster_campaigns(
             pair_item.append(idx)
             pair_key.append(h)
         fuzzy.extend((idx, d) for d in item.fuzzy)
-    keys = np.array(pair_key, dtype=np.uint64)
-    owners = np.array(pair_item, dtype=np.int64)
+    keys = np.frombuffer(pair_key, dtype=np.uint64).copy() if pair_key else np.zeros(0, np.uint64)
+    owners = np.frombuffer(pair_item, dtype=np.int64).copy() if pair_item else np.zeros(0, np.int64)
     del pair_key, pair_item
     order = np.lexsort((owners, keys))
     keys, owners = keys[order], owners[order]
@@ -194,8 +196,11 @@ def cluster_campaigns(
     label = connected_components(n, a.astype(np.int64), b.astype(np.int64))
     counts = np.bincount(label, minlength=n) if n else np.zeros(0, np.int64)
     fuzzy_digest = _fuzzy_keys(fuzzy, fuzzy_edges)
-    campaigns = _describe(items, label, counts, limits, too_common_hashes, fuzzy_digest)
+    # Names of the too-common keys first (that pass stops once all are found), so the
+    # describing pass compares strings instead of hashing every key again.
     too_common = _too_common(items, too_common_hashes, keys, starts, sizes)
+    capped = frozenset(k for k, _ in too_common)
+    campaigns = _describe(items, label, counts, limits, capped, fuzzy_digest)
     return ClusterResult(
         campaigns, too_common, n, len(starts), len(fuzzy_edges),
         {"edges": len(a), "joining_keys": int(joining.sum())},
@@ -270,7 +275,7 @@ def _describe(
     label: npt.NDArray[np.int64],
     counts: npt.NDArray[np.int64],
     limits: ClusterLimits,
-    too_common: set[int],
+    too_common: frozenset[str],
     fuzzy_keys: dict[int, list[str]],
 ) -> tuple[CampaignSummary, ...]:
     accs: dict[int, _Acc] = {}
@@ -284,7 +289,7 @@ def _describe(
             acc = accs[root] = _Acc()
             first_last[root] = [item.time, item.time]
         (acc.alerts if item.kind == "alert" else acc.messages).append(item.id)
-        own = [k for k in dict.fromkeys(item.keys) if _key_hash(k) not in too_common]
+        own = [k for k in dict.fromkeys(item.keys) if k not in too_common]
         own += fuzzy_keys.get(idx, [])
         acc.keys.update(set(own))
         acc.origins[_origin_label(item)] += 1

@@ -160,7 +160,8 @@ class CampaignStore:
         cur = conn.execute(f"SELECT * FROM ({_ALERTS}) WHERE t >= ? ORDER BY rowid", (start,))
         while rows := cur.fetchmany(_BATCH):
             for aid, t, host, ip, asn, origin, country, attack, rule_id, obs in rows:
-                keys = keyer.address_keys(ip, asn)
+                # alerts.source_ip holds only what as_public_ip chose (enrich/context.py)
+                keys = keyer.address_keys(ip, asn, is_checked=True)
                 if obs:
                     keys += keyer.observable_keys(
                         _observables(obs), is_intel=str(rule_id).startswith("intel.")
@@ -172,7 +173,7 @@ class CampaignStore:
         cur = conn.execute(f"SELECT * FROM ({_MESSAGES}) WHERE t >= ? ORDER BY rowid", (start,))
         while rows := cur.fetchmany(_BATCH):
             for mid, t, ip, asn, origin, country, attack, n, sender, stored in rows:
-                keys = keyer.address_keys(ip, asn)
+                keys = keyer.address_keys(ip, asn)  # the gateway stores any client address
                 sender_key = keyer.domain_key(sender.rpartition("@")[2]) if sender else None
                 if sender_key:
                     keys.append(sender_key)
