@@ -1,74 +1,77 @@
-"""The dashboard's alert-side lists: a day's top countries, origins, techniques,
-campaigns and hosts, and the 30-day trend of alerts per day.
+"""The dashboard's lists that the daily figures do not hold: a day's top targeted hosts
+and recipients, top campaigns, and the triage state of the day's alerts.
 
-The headline numbers (seen / blocked / got through, intake losses) are the shared daily
-figures' job (``floodwall/store/figures.py``); these lists come straight from the
-alerts' indexed columns. Each day of the trend is one range count on
-``alerts (created, id)``: 30 short index walks instead of one group-by over the month.
+Countries, origins, techniques and sources come from the daily figures
+(``floodwall/store/figures.py``), already folded and split; these lists use the same
+day as they do: an alert counts on its event's day, or on the day it was stored when
+its event time is not an ISO 8601 date. One pass over the day's alerts serves hosts,
+campaigns and statuses together.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from datetime import date, timedelta
 from typing import Any
 
-from floodwall.console.errors import InputError
-
 TOP = 10
 MAX_TREND_DAYS = 366
+_ISO_DAY = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*"
+
+# Both halves use an index: alerts_timestamp, and alerts_created_id for undated alerts.
+_DAY_ALERTS = f"""
+    SELECT host, campaign_id, status, count(*) FROM (
+        SELECT host, campaign_id, status FROM alerts
+         WHERE timestamp >= :start AND timestamp < :end
+        UNION ALL
+        SELECT host, campaign_id, status FROM alerts
+         WHERE created >= :start AND created < :end
+           AND (timestamp IS NULL OR timestamp NOT GLOB '{_ISO_DAY}'))
+     GROUP BY host, campaign_id, status
+"""
+
+# Recipients of the day's mail that was not simply accepted, from the addresses that
+# campaign building records per message content (message_keys kind 'rcpt').
+_DAY_RECIPIENTS = """
+    SELECT k.value, sum(1) FROM messages m
+      JOIN message_keys k ON k.sha256 = m.sha256 AND k.kind = 'rcpt'
+     WHERE m.scanned >= :start AND m.scanned < :end AND m.verdict != 'accept'
+     GROUP BY k.value ORDER BY 2 DESC, 1 LIMIT :top
+"""
 
 
-def day_bounds(day: date) -> tuple[str, str]:
-    """[start, end) of a UTC day as alerts' ``created`` text (ISO 8601, +00:00)."""
-    first = f"{day.isoformat()}T00:00:00.000000+00:00"
-    after = f"{(day + timedelta(days=1)).isoformat()}T00:00:00.000000+00:00"
-    return first, after
-
-
-def trend(conn: sqlite3.Connection, last_day: date, days: int) -> list[dict[str, Any]]:
-    """Alerts per UTC day for ``days`` days ending with ``last_day``, oldest first."""
-    if not 1 <= days <= MAX_TREND_DAYS:
-        raise InputError(f"a trend covers 1 to {MAX_TREND_DAYS} days")
-    out: list[dict[str, Any]] = []
-    for back in range(days - 1, -1, -1):
-        day = last_day - timedelta(days=back)
-        first, after = day_bounds(day)
-        (n,) = conn.execute(
-            "SELECT count(*) FROM alerts WHERE created >= ? AND created < ?", (first, after)
-        ).fetchone()
-        out.append({"day": day.isoformat(), "alerts": int(n)})
-    return out
-
-
-def _top(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
-    return [{"key": k, "alerts": int(n)} for k, n in conn.execute(sql, params)]
+def _ranked(counts: Counter[str], top: int) -> list[dict[str, Any]]:
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [{"key": k, "alerts": n} for k, n in ordered[:top]]
 
 
 def top_lists(conn: sqlite3.Connection, day: date, *, top: int = TOP) -> dict[str, Any]:
-    """The day's alerts by country, origin class, technique, campaign, host and level."""
-    first, after = day_bounds(day)
-    span = "created >= ? AND created < ?"
-    params = (first, after, top)
+    """The day's alerts by host, campaign and status, and the top mail recipients."""
+    p = {"start": day.isoformat(), "end": (day + timedelta(days=1)).isoformat(), "top": top}
+    hosts: Counter[str] = Counter()
+    campaigns: Counter[str] = Counter()
+    statuses: Counter[str] = Counter()
+    total = 0
+    for host, campaign, status, n in conn.execute(_DAY_ALERTS, p):
+        total += n
+        statuses[str(status)] += n
+        if host:
+            hosts[str(host)] += n
+        if campaign:
+            campaigns[str(campaign)] += n
+    has_keys = conn.execute(
+        "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'message_keys'"
+    ).fetchone()
+    recipients = (
+        [{"key": k, "messages": int(n)} for k, n in conn.execute(_DAY_RECIPIENTS, p)]
+        if has_keys
+        else []
+    )
     return {
-        "total": int(conn.execute(
-            f"SELECT count(*) FROM alerts WHERE {span}", (first, after)
-        ).fetchone()[0]),
-        "countries": _top(conn, f"SELECT country, count(*) c FROM alerts WHERE {span}"
-                          " AND country IS NOT NULL GROUP BY country ORDER BY c DESC, country"
-                          " LIMIT ?", params),
-        "origins": _top(conn, f"SELECT origin, count(*) c FROM alerts WHERE {span}"
-                        " GROUP BY origin ORDER BY c DESC, origin LIMIT ?", params),
-        "techniques": _top(conn, "SELECT j.value, count(*) c FROM alerts, json_each(alerts.attack)"
-                           f" j WHERE {span} GROUP BY j.value ORDER BY c DESC, j.value LIMIT ?",
-                           params),
-        "campaigns": _top(conn, f"SELECT campaign_id, count(*) c FROM alerts WHERE {span}"
-                          " AND campaign_id IS NOT NULL GROUP BY campaign_id"
-                          " ORDER BY c DESC, campaign_id LIMIT ?", params),
-        "hosts": _top(conn, f"SELECT host, count(*) c FROM alerts WHERE {span}"
-                      " AND host IS NOT NULL GROUP BY host ORDER BY c DESC, host LIMIT ?", params),
-        "levels": _top(conn, f"SELECT level, count(*) c FROM alerts WHERE {span}"
-                       " GROUP BY level ORDER BY c DESC, level LIMIT ?", params),
-        "statuses": _top(conn, f"SELECT status, count(*) c FROM alerts WHERE {span}"
-                         " GROUP BY status ORDER BY c DESC, status LIMIT ?", params),
-    }  # fmt: skip
+        "alerts": total,
+        "hosts": _ranked(hosts, top),
+        "campaigns": _ranked(campaigns, top),
+        "statuses": _ranked(statuses, len(statuses)),
+        "recipients": recipients,
+    }
