@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from floodwall.console import alert_query, audit, triage
 from floodwall.console.auth import Analyst, Viewer, client_ip, context_of
-from floodwall.console.errors import NotFoundError
+from floodwall.console.errors import ConsoleError, InputError, NotFoundError
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
 _REFUSALS: dict[int | str, dict[str, Any]] = {400: {}, 401: {}, 403: {}}
@@ -47,6 +47,10 @@ class AlertPage(BaseModel):
 class StatusChange(BaseModel):
     status: str = Field(description="acknowledged | resolved | false_positive | open")
     comment: str = Field(min_length=1, max_length=triage.MAX_COMMENT)
+
+
+class BulkStatusChange(StatusChange):
+    ids: list[Annotated[str, Field(max_length=64)]] = Field(min_length=1, max_length=500)
 
 
 class Assignment(BaseModel):
@@ -90,6 +94,27 @@ def list_alerts(
     conn = context_of(request).store().connection
     items, following = alert_query.list_alerts(conn, flt, limit=limit, cursor=cursor)
     return AlertPage(items=[AlertSummary(**i) for i in items], next=following)
+
+
+# Declared before the /{alert_id} routes, which would otherwise take "bulk" for an id.
+@router.post("/bulk/status", responses=_REFUSALS)
+def set_status_bulk(request: Request, who: Analyst, body: BulkStatusChange) -> dict[str, Any]:
+    """The same status change and comment for up to 500 alerts; each alert is its own
+    transaction and audit entry, and each answer says whether it changed and why not."""
+    ctx = context_of(request)
+    results: dict[str, str] = {}
+    for alert_id in dict.fromkeys(body.ids):  # once each, in the order given
+        try:
+            triage.change_status(
+                ctx.store(), alert_id, body.status, body.comment, actor=who.actor,
+                at=audit.iso_now(ctx.clock()), client_ip=client_ip(request),
+            )  # fmt: skip
+            results[alert_id] = "changed"
+        except ConsoleError as refused:
+            if isinstance(refused, InputError):
+                raise  # the same for every alert: a bad status or an empty comment
+            results[alert_id] = str(refused)
+    return {"to": body.status, "results": results}
 
 
 @router.get("/{alert_id}", responses={**_REFUSALS, 404: {}})

@@ -212,3 +212,25 @@ def test_hostile_bodies(analyst: httpx.Client, live: LiveConsole) -> None:
             headers={"content-type": "application/json"},
         )  # fmt: skip
         assert r.status_code == 422, (body[:20], r.status_code)
+
+
+def test_bulk_status(live: LiveConsole, analyst: httpx.Client, viewer: httpx.Client) -> None:
+    ids = live.alerts[:3]
+    body = {"ids": [*ids, ids[0], "missing"], "status": "acknowledged", "comment": "batch"}
+    r = analyst.post("/api/alerts/bulk/status", json=body)
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert [results[i] for i in ids] == ["changed"] * 3 and "no alert" in results["missing"]
+    again = analyst.post("/api/alerts/bulk/status", json={**body, "ids": ids[:1]}).json()
+    assert "cannot become" in again["results"][ids[0]]
+    empty = analyst.post("/api/alerts/bulk/status", json={**body, "comment": " "})
+    assert empty.status_code == 400
+    assert (
+        len(
+            analyst.post("/api/alerts/bulk/status", json={**body, "ids": ["x"] * 501}).json()[
+                "detail"
+            ]
+        )
+        == 1
+    )
+    assert set(_ids(viewer, status="acknowledged")) == set(ids)

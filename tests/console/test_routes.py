@@ -26,6 +26,7 @@ ROUTES: dict[tuple[str, str], str | Role] = {
     ("GET", "/api/alerts/{alert_id}"): Role.VIEWER,
     ("POST", "/api/alerts/{alert_id}/status"): Role.ANALYST,
     ("POST", "/api/alerts/{alert_id}/assign"): Role.ANALYST,
+    ("POST", "/api/alerts/bulk/status"): Role.ANALYST,
     ("GET", "/api/quarantine"): Role.VIEWER,
     ("GET", "/api/quarantine/{qid}"): Role.VIEWER,
     ("POST", "/api/quarantine/{qid}/download"): Role.ANALYST,
@@ -80,6 +81,9 @@ def _request(live: LiveConsole, method: str, path: str, caller: str) -> dict[str
         "/login": {"data": {"name": "nobody", "password": "not the password"}},
         "/api/alerts/{alert_id}/status": {"json": {"status": "acknowledged", "comment": tag}},
         "/api/alerts/{alert_id}/assign": {"json": {"assignee": "analyst"}},
+        "/api/alerts/bulk/status": {
+            "json": {"ids": live.alerts[2:4], "status": "resolved", "comment": tag}
+        },
         "/api/quarantine/{qid}/download": {"json": {"reason": f"walk {tag}"}},
         "/api/quarantine/{qid}/release": {"json": {"reason": f"walk {tag}"}},
         "/api/quarantine/{qid}/delete": {"json": {"reason": f"walk {tag}"}},
