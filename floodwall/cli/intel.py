@@ -96,6 +96,10 @@ def register(sub: Any) -> None:
     lk.add_argument("--data", type=Path, metavar="DIR", help="data directory")
     lk.set_defaults(run=run_lookup)
 
+    from floodwall.cli import retrohunt as retrohunt_cli  # the archive search: its own module
+
+    retrohunt_cli.register(isub)
+
 
 def _suffixes() -> PublicSuffixes:
     path = bundled_data() / "reference" / "public_suffix_list.dat"
@@ -119,6 +123,9 @@ def run_import(args: argparse.Namespace) -> int:
     options = FeedOptions(args.confidence, args.ids_only, suffixes.is_known_tld)
     valid_for = timedelta(days=args.valid_days) if args.valid_days else None
     reports: list[PathReport] = []
+    from floodwall.cli import retrohunt as retrohunt_cli
+
+    started = retrohunt_cli.now_stamp()
     with open_store(settings.data_dir) as store:
         intel = IntelStore(store)
         for path in args.paths:
@@ -132,7 +139,10 @@ def run_import(args: argparse.Namespace) -> int:
     if not console.is_terminal:
         console.width = 160
     _print_summary(console, reports)
-    return 2 if any(r.error for r in reports) else 0
+    code = 2 if any(r.error for r in reports) else 0
+    if not args.no_retrohunt and not all(r.error for r in reports):
+        code = max(code, retrohunt_cli.after_import(settings, started))
+    return code
 
 
 def _print_report(err: Console, report: PathReport) -> None:

@@ -1,0 +1,372 @@
+"""The observables archive: every IP, domain, URL, hash and address the pipeline saw,
+kept for the retro-hunt (``floodwall/enrich/intel/retrohunt.py``).
+
+Layout (Hive-style date partitions, read by DuckDB with ``hive_partitioning``)::
+
+    ROOT/date=YYYY-MM-DD/part-<uuid4>.parquet
+
+Each file is Parquet (zstd), sorted by ``(kind, value)`` so that the min/max statistics of
+its row groups prune point look-ups; ``kind``, ``source`` and ``host`` are
+dictionary-encoded (few distinct values). Next to the six fields of
+``ArchivedObservable`` every row carries columns derived once at write time, so that a
+retro-hunt joins on integers and plain names instead of parsing 100 million strings:
+
+- ``ip4`` (uint32), ``ip6_hi``/``ip6_lo`` (uint64 halves): the address of an ``ip``
+  value, of a URL whose host is an address literal, or of an address-literal mail domain
+  (RFC 5321 §4.1.3);
+- ``vh``: the low 64 bits of the value's MD5 (as DuckDB's ``md5_number_lower``): exact
+  values are joined on this integer, and the few hits are then checked on the text;
+- ``dom``: the domain of a ``domain`` value, a URL's host name or a mail address's domain;
+  ``dom2`` and ``dom3``: its last two and three labels when it has more, so that a
+  subdomain of a bad domain is found by equality, not by a suffix test on every row.
+
+Writers never clobber each other, in one process or several: every file has a fresh
+uuid4 name and is written to a dot-named temporary file in the same directory, then
+renamed into place (``os.replace`` is atomic on POSIX), so a reader sees whole files
+only.
+
+Hostile input: a value that is empty, longer than ``MAX_VALUE`` characters or not valid
+UTF-8 (lone surrogates from ``surrogateescape``) is refused, never truncated: a cut value
+could match an indicator the real one does not. Refusals are counted by reason on the
+writer. Host and reference are context, not matched: they are cut to ``MAX_CONTEXT``
+characters and undecodable characters are escaped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import os
+import socket
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+__all__ = [
+    "KINDS",
+    "MAX_CONTEXT",
+    "MAX_VALUE",
+    "ArchiveError",
+    "ArchiveWriter",
+    "ArchivedObservable",
+    "ObservableArchive",
+    "derived_columns",
+    "value_hash",
+]
+
+KINDS = frozenset({"ip", "cidr", "domain", "url", "md5", "sha1", "sha256", "email"})
+SOURCES = frozenset({"logs", "mail"})
+MAX_VALUE = 2048  # the intel normalizer's own limit is lower: longer is never an indicator
+MAX_CONTEXT = 1024
+FLUSH_ROWS = 200_000
+ROW_GROUP = 32 * 1024  # about one Parquet page of values: a hit reads one page, not many
+
+SCHEMA = pa.schema(
+    [
+        ("ts", pa.timestamp("us", tz="UTC")),
+        ("source", pa.string()),
+        ("host", pa.string()),
+        ("kind", pa.string()),
+        ("value", pa.string()),
+        ("ref", pa.string()),
+        ("ip4", pa.uint32()),
+        ("ip6_hi", pa.uint64()),
+        ("ip6_lo", pa.uint64()),
+        ("vh", pa.uint64()),
+        ("dom", pa.string()),
+        ("dom2", pa.string()),
+        ("dom3", pa.string()),
+    ]
+)
+_DICTIONARY = ["source", "host", "kind"]
+_MASK64 = (1 << 64) - 1
+
+
+class ArchiveError(ValueError):
+    """A request the archive cannot serve (a bad date, a bad root)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedObservable:
+    """One observable seen once. ``ts``: ISO 8601 UTC; ``source``: ``logs`` or ``mail``;
+    ``kind``: ip, cidr, domain, url, md5, sha1, sha256 or email; ``value``: in the intel
+    normal form (``enrich/intel/normalize.py``); ``ref``: where it was seen
+    (``path#record_id``, ``message:<id>``)."""
+
+    ts: str
+    source: str
+    host: str
+    kind: str
+    value: str
+    ref: str
+
+
+def _is_utf8(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _context(text: str) -> str:
+    if not _is_utf8(text):
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= MAX_CONTEXT else text[: MAX_CONTEXT - 1] + "…"
+
+
+def _address(text: str) -> tuple[int | None, int | None, int | None]:
+    """``(ip4, ip6_hi, ip6_lo)`` of an address literal; all None when it is not one."""
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    if ":" not in text:
+        try:
+            return int.from_bytes(socket.inet_pton(socket.AF_INET, text), "big"), None, None
+        except OSError:
+            return None, None, None
+    try:
+        address = ipaddress.IPv6Address(text.partition("%")[0])
+    except ValueError:
+        return None, None, None
+    if address.ipv4_mapped is not None:
+        return int(address.ipv4_mapped), None, None
+    number = int(address)
+    return None, number >> 64, number & _MASK64
+
+
+def _url_host(url: str) -> str:
+    authority = url.partition("://")[2].partition("/")[0].partition("?")[0].partition("#")[0]
+    authority = authority.rpartition("@")[2]
+    if authority.startswith("["):
+        return authority.partition("]")[0] + "]"
+    return authority.partition(":")[0].lower().rstrip(".")
+
+
+def value_hash(value: str) -> int:
+    """The low 64 bits of the MD5 of ``value``, as DuckDB's ``md5_number_lower``."""
+    digest = hashlib.md5(value.encode("utf-8"), usedforsecurity=False).digest()
+    return int.from_bytes(digest[8:], "little")
+
+
+def _parents(name: str) -> tuple[str | None, str | None]:
+    labels = name.split(".")
+    two = ".".join(labels[-2:]) if len(labels) > 2 else None
+    three = ".".join(labels[-3:]) if len(labels) > 3 else None
+    return two, three
+
+
+Derived = tuple[int | None, int | None, int | None, int, str | None, str | None, str | None]
+
+
+def derived_columns(kind: str, value: str) -> Derived:
+    """``(ip4, ip6_hi, ip6_lo, vh, dom, dom2, dom3)`` of one value: what the retro-hunt
+    joins on."""
+    vh = value_hash(value)
+    host: str | None = None
+    if kind == "ip":
+        return (*_address(value), vh, None, None, None)
+    if kind == "domain":
+        host = value
+    elif kind in ("url", "email"):
+        host = _url_host(value) if kind == "url" else value.rpartition("@")[2].lower()
+        ip4, hi, lo = _address(host)
+        if ip4 is not None or hi is not None:
+            return ip4, hi, lo, vh, None, None, None
+    if not host or "." not in host:
+        return None, None, None, vh, None, None, None
+    return (None, None, None, vh, host, *_parents(host))
+
+
+def _moment(ts: str) -> datetime:
+    moment = datetime.fromisoformat(ts.strip().replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+class ArchiveWriter:
+    """Buffers observables per date and writes a Parquet file per date every
+    ``flush_rows`` rows and on close. Not shared between threads."""
+
+    def __init__(self, root: Path, flush_rows: int = FLUSH_ROWS) -> None:
+        if flush_rows < 1:
+            raise ArchiveError("flush_rows must be positive")
+        self._root = root
+        self._flush_rows = flush_rows
+        self._rows: dict[str, list[tuple[Any, ...]]] = {}
+        self._buffered = 0
+        self.written = 0
+        self.files: list[Path] = []
+        self.refused: Counter[str] = Counter()
+
+    def add(self, item: ArchivedObservable) -> bool:
+        """Buffer one observable; False (and counted in ``refused``) when refused."""
+        reason = self._refusal(item)
+        if reason:
+            self.refused[reason] += 1
+            return False
+        try:
+            moment = _moment(item.ts)
+        except (ValueError, OverflowError):
+            self.refused["timestamp not ISO 8601"] += 1
+            return False
+        value = item.value
+        row = (
+            moment, item.source, _context(item.host), item.kind, value, _context(item.ref),
+            *derived_columns(item.kind, value),
+        )  # fmt: skip
+        self._rows.setdefault(moment.date().isoformat(), []).append(row)
+        self._buffered += 1
+        if self._buffered >= self._flush_rows:
+            self.flush()
+        return True
+
+    def add_many(self, items: Iterable[ArchivedObservable]) -> int:
+        """Buffer observables; returns how many were accepted."""
+        return sum(1 for item in items if self.add(item))
+
+    @staticmethod
+    def _refusal(item: ArchivedObservable) -> str:
+        if item.kind not in KINDS:
+            return "unknown kind"
+        if item.source not in SOURCES:
+            return "unknown source"
+        value = item.value
+        if not value:
+            return "empty value"
+        if len(value) > MAX_VALUE:
+            return f"value longer than {MAX_VALUE} characters"
+        if not _is_utf8(value):
+            return "value not valid UTF-8"
+        if not isinstance(item.ts, str) or len(item.ts) > 64:
+            return "timestamp not ISO 8601"
+        return ""
+
+    def flush(self) -> None:
+        """Write what is buffered: one new file per date."""
+        for day, rows in self._rows.items():
+            self.files.append(_write_part(self._root / f"date={day}", rows))
+            self.written += len(rows)
+        self._rows.clear()
+        self._buffered = 0
+
+    def close(self) -> None:
+        """Flush; the writer can still be used afterwards."""
+        self.flush()
+
+    def __enter__(self) -> ArchiveWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # Flush even after an error: what was seen before it is still true.
+        self.close()
+
+
+def _table(rows: list[tuple[Any, ...]]) -> pa.Table:
+    rows.sort(key=lambda r: (r[3], r[4]))
+    columns = list(zip(*rows, strict=True))
+    return pa.Table.from_arrays(
+        [pa.array(col, type=f.type) for col, f in zip(columns, SCHEMA, strict=True)],
+        schema=SCHEMA,
+    )
+
+
+def _write_part(folder: Path, rows: list[tuple[Any, ...]]) -> Path:
+    return _write_table(folder, _table(rows))
+
+
+def _write_table(folder: Path, table: pa.Table) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"part-{uuid.uuid4().hex}.parquet"
+    final = folder / name
+    temp = folder / f".{name}.tmp"  # readers glob *.parquet: a dot-file is never read
+    try:
+        pq.write_table(
+            table, temp, compression="zstd", use_dictionary=_DICTIONARY,
+            row_group_size=ROW_GROUP, write_statistics=True,
+        )  # fmt: skip
+        with open(temp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(temp, final)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return final
+
+
+class ObservableArchive:
+    """The archive under ``root`` (default ``settings.data_dir / "archive" /
+    "observables"``)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def writer(self, flush_rows: int = FLUSH_ROWS) -> ArchiveWriter:
+        """A context manager that buffers and writes observables; see ``ArchiveWriter``."""
+        return ArchiveWriter(self.root, flush_rows)
+
+    def dates(self) -> list[date]:
+        """The dates that have at least one file, oldest first."""
+        found = []
+        if not self.root.is_dir():
+            return []
+        for folder in self.root.glob("date=*"):
+            try:
+                day = date.fromisoformat(folder.name.removeprefix("date="))
+            except ValueError:
+                continue
+            if any(folder.glob("*.parquet")):
+                found.append(day)
+        return sorted(found)
+
+    def files(self, day: date | None = None) -> list[Path]:
+        """The complete Parquet files, of one date or all."""
+        pattern = f"date={day.isoformat()}/*.parquet" if day else "date=*/*.parquet"
+        return sorted(self.root.glob(pattern)) if self.root.is_dir() else []
+
+    def glob(self) -> str:
+        """The files as a DuckDB ``read_parquet`` glob (hive partition ``date``)."""
+        return str(self.root / "date=*" / "*.parquet")
+
+    def read(self, day: date | None = None) -> Iterator[ArchivedObservable]:
+        """Every observable of one date or all (small archives and tests; the retro-hunt
+        reads with DuckDB)."""
+        for path in self.files(day):
+            table = pq.read_table(path, columns=["ts", "source", "host", "kind", "value", "ref"])
+            for row in table.to_pylist():
+                ts = row["ts"].astimezone(UTC).isoformat(timespec="seconds")
+                yield ArchivedObservable(
+                    ts.replace("+00:00", "Z"), row["source"], row["host"], row["kind"],
+                    row["value"], row["ref"],
+                )  # fmt: skip
+
+    def compact(self, day: date) -> Path | None:
+        """Merge one date's files into one sorted file; None when there was nothing to
+        merge. Files that writers add meanwhile are left alone. A reader that lists the
+        folder between the rename and the removals sees rows twice; the retro-hunt's
+        alerts do not change (one per indicator and value), only a count may be read
+        high once."""
+        parts = self.files(day)
+        if len(parts) < 2:
+            return None
+        table = pa.concat_tables([pq.read_table(p, schema=SCHEMA) for p in parts])
+        table = table.sort_by([("kind", "ascending"), ("value", "ascending")])
+        merged = _write_table(self.root / f"date={day.isoformat()}", table)
+        for p in parts:
+            p.unlink(missing_ok=True)
+        return merged
