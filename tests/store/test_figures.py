@@ -14,6 +14,7 @@ from floodwall.store.db import Store
 from floodwall.store.figures import (
     ORIGINS,
     DayFigures,
+    DayTotals,
     SourceLoss,
     Split,
     daily_figures,
@@ -225,3 +226,52 @@ def test_a_day_uses_the_indexes(store: Store) -> None:
     assert any("alerts USING" in r and "timestamp" in r for r in plan), plan
     assert any("messages USING" in r and "scanned" in r for r in plan), plan
     assert not any(r.startswith("SCAN alerts") or r.startswith("SCAN messages") for r in plan)
+
+
+def test_cached_range_recounts_only_the_days_that_changed(store: Store) -> None:
+    from floodwall.store.alerts import AlertStore
+    from floodwall.store.figures import TotalsCache
+
+    first, last = DAY - timedelta(days=2), DAY + timedelta(days=1)
+    cache: TotalsCache[DayTotals] = TotalsCache()
+    plain = figures_range(store, first, last)
+    assert figures_range(store, first, last, cache=cache) == plain
+    assert cache.computed_days == 4
+    assert figures_range(store, first, last, cache=cache) == plain
+    assert cache.computed_days == 0
+    # A late hunt adds an alert dated the 9th: only the 9th is counted again.
+    AlertStore(store).add_findings(
+        None, [fs.finding(fs.RULE_B, "h5", "2026-03-09T08:00:00Z", ("T1078",))]
+    )
+    again = figures_range(store, first, last, cache=cache)
+    assert cache.computed_days == 1
+    assert again == figures_range(store, first, last)
+    assert [d.seen for d in again] == [0, 2, 10, 1]
+    # Mail on the 11th.
+    fs.insert_message(store, ("n1", "2026-03-11T09:00:00Z", "gateway", 2, "tag", None,
+                              "unknown", [], []))  # fmt: skip
+    assert [d.seen for d in figures_range(store, first, last, cache=cache)] == [0, 2, 10, 3]
+    assert cache.computed_days == 1
+    # A wider period computes only the new days.
+    figures_range(store, first - timedelta(days=3), last, cache=cache)
+    assert cache.computed_days == 3
+    # Rows deleted (no stage does, but a hand may): everything is counted again.
+    with store.write() as conn:
+        conn.execute("DELETE FROM messages WHERE id = 'n1'")
+    assert [d.seen for d in figures_range(store, first, last, cache=cache)] == [0, 2, 10, 1]
+    assert cache.computed_days == 4
+
+
+def test_daily_figures_fills_the_cache_for_the_trend(store: Store) -> None:
+    from floodwall.store.figures import TotalsCache
+
+    cache: TotalsCache[DayTotals] = TotalsCache()
+    first, last = DAY - timedelta(days=2), DAY
+    figures_range(store, first, last, cache=cache)
+    fs.insert_message(store, ("n2", "2026-03-10T16:00:00Z", "gateway", 1, "reject", None,
+                              "unknown", [], []))  # fmt: skip
+    day = daily_figures(store, DAY, cache=cache)  # the dashboard's day, read once
+    assert day.totals() == DayTotals(DAY, 11, 5, 6, 7, 4)
+    trend = figures_range(store, first, last, cache=cache)
+    assert cache.computed_days == 0  # the day came from daily_figures
+    assert trend == figures_range(store, first, last)
