@@ -167,11 +167,8 @@ def cluster_campaigns(
             pair_item.append(idx)
             pair_key.append(h)
         fuzzy.extend((idx, d) for d in item.fuzzy)
-    keys = np.frombuffer(pair_key, dtype=np.uint64).copy() if pair_key else np.zeros(0, np.uint64)
-    owners = np.frombuffer(pair_item, dtype=np.int64).copy() if pair_item else np.zeros(0, np.int64)
+    keys, owners = _sorted_pairs(pair_key, pair_item)
     del pair_key, pair_item
-    order = np.lexsort((owners, keys))
-    keys, owners = keys[order], owners[order]
     starts = (
         np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.array([], np.int64)
     )
@@ -181,7 +178,7 @@ def cluster_campaigns(
     joining = (sizes >= 2) & (sizes <= key_caps)
     too_common_hashes = set(keys[starts[sizes > key_caps]].tolist())
     # Each member of a joining key is tied to the key's first member: n-1 edges per key.
-    group = np.repeat(np.arange(len(starts)), sizes)
+    group = np.repeat(np.arange(len(starts), dtype=np.int64), sizes)
     first = owners[starts][group]
     use = joining[group] & (owners != first)
     a, b = first[use], owners[use]
@@ -205,6 +202,21 @@ def cluster_campaigns(
         campaigns, too_common, n, len(starts), len(fuzzy_edges),
         {"edges": len(a), "joining_keys": int(joining.sum())},
     )  # fmt: skip
+
+
+def _sorted_pairs(
+    pair_key: array[int], pair_item: array[int]
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]:
+    """(key, item) pairs sorted by key then item. Views on the arrays, not copies: the
+    sorted copies are the only ones made, and the arrays are freed by the caller."""
+    if not pair_key:
+        return np.zeros(0, np.uint64), np.zeros(0, np.int64)
+    keys_view = np.frombuffer(pair_key, dtype=np.uint64)
+    owners_view = np.frombuffer(pair_item, dtype=np.int64)
+    order = np.lexsort((owners_view, keys_view))
+    keys, owners = keys_view[order], owners_view[order]
+    del keys_view, owners_view, order
+    return keys, owners
 
 
 def _fuzzy_keys(fuzzy: list[tuple[int, str]], edges: list[tuple[int, int]]) -> dict[int, list[str]]:

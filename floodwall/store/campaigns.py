@@ -190,8 +190,9 @@ class CampaignStore:
     def _write(self, result: ClusterResult, start: str) -> None:
         now = datetime.now(UTC).isoformat(timespec="seconds")
         rows = [_row(c, now) for c in result.campaigns]
-        alert_ids = [(c.id, a) for c in result.campaigns for a in c.alert_ids]
-        message_ids = [(c.id, m) for c in result.campaigns for m in c.message_ids]
+        # Generators: a million members are never a list of a million tuples.
+        alert_ids = ((c.id, a) for c in result.campaigns for a in c.alert_ids)
+        message_ids = ((c.id, m) for c in result.campaigns for m in c.message_ids)
         with self._store.write() as conn:
             stale = "SELECT id FROM campaigns WHERE last_seen >= ?"
             conn.execute(f"UPDATE alerts SET campaign_id = NULL WHERE campaign_id IN ({stale})",
