@@ -29,6 +29,7 @@ Prints figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import resource
 import shutil
@@ -278,6 +279,9 @@ def main() -> None:
     print(f"alerts:      {report.alerts_new:,} new, {report.alerts_updated:,} updated")
     print(f"wall:        {wall:.1f} s (search {report.search_seconds:.1f} s)")
     print(f"peak RSS:    {rss:,.0f} MB")
+    load = os.getloadavg()
+    print(f"machine:     {os.cpu_count()} cores, load average {load[0]:.1f} {load[1]:.1f} "
+          f"(shared: other work slows every figure)")  # fmt: skip
 
 
 if __name__ == "__main__":

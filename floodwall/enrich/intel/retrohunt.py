@@ -6,7 +6,8 @@ with DuckDB over the archive's Parquet files, matching as the in-line matcher do
 (``matcher.py``), so that a value found now and a value found afterwards give the same
 answer:
 
-- exact values: URLs (normal form), MD5/SHA-1/SHA-256, mail addresses, archived CIDRs;
+- exact values: URLs (normal form), MD5/SHA-1/SHA-256, mail addresses, archived CIDRs,
+  joined on the 64-bit hash of the value (``vh``) and checked on the text afterwards;
 - addresses in IP and CIDR indicators, IPv4 and IPv6, as integer ranges: the archive
   stores every address (of an ``ip`` value, a URL's host or an address-literal mail
   domain) as ``ip4`` or ``ip6_hi``/``ip6_lo``. Ranges are joined on a hashed bucket
@@ -14,16 +15,21 @@ answer:
   listed in each bucket it covers), then compared: a hash join, not a sort-based range
   join over 100 million rows. The few IPv6 networks wider than /24 are compared apart;
 - names: a domain indicator matches the name itself and, unless it is a public suffix,
-  its subdomains, in domain values, URL hosts and mail domains (``dom`` column). Parents
-  are found with a hash join on the name's last two or three labels, then a suffix test.
+  its subdomains, in domain values, URL hosts and mail domains (``dom`` column). A
+  subdomain is found by equality on its last two or three labels (``dom2``/``dom3``,
+  stored at write time), then a suffix test for longer indicators.
 
 Only indicators no warninglist suppresses are searched, and an observation counts only
 while one of the indicator's sources still held it valid (``ts <= valid_until``). Hits
 whose own value is on a warninglist (``8.8.8.8`` inside a listed /16) are dropped by the
 caller, which says which list did it.
 
-DuckDB runs inside this process with a memory limit and a thread count: the indicators
-are the build side of every join (100,000 rows), the archive only streams through.
+Two stages, so that 100 million rows are read once in their cheap columns only: DuckDB
+(in this process, with a memory limit and a thread count) joins and aggregates integers,
+short names and dictionary-coded hosts, keeping for each hit the places (file, row) of
+its first and last sightings; then only the Parquet row groups holding those places are
+read for the value and reference text. The indicators are the build side of every join
+(100,000 rows); the archive only streams through.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import bisect
 import ipaddress
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -266,7 +273,7 @@ class RetroHunter:
                 wanted.setdefault(loc, False)
             wanted[firsts[0]] = True
         try:
-            texts = _fetch(files, wanted)
+            texts = _fetch(files, wanted, self._threads)
         except (OSError, pa.ArrowException) as exc:
             raise RetroHuntError(f"archive not read: {exc}") from None
         hits = []
@@ -306,32 +313,40 @@ def _is_exact(itype: str, kind: str) -> bool:
     return itype in EXACT_TYPES or (itype == "cidr" and kind == "cidr")
 
 
-def _fetch(files: Sequence[Path], wanted: dict[Locator, bool]) -> dict[Locator, tuple[str, str]]:
+def _fetch(
+    files: Sequence[Path], wanted: dict[Locator, bool], threads: int = 2
+) -> dict[Locator, tuple[str, str]]:
     """``(value, ref)`` of the rows at the locators (value only where asked for, else
-    ""), reading only their row groups: about one Parquet page per column each."""
-    groups: dict[tuple[int, int], list[tuple[int, bool]]] = {}
-    starts_of: dict[int, list[int]] = {}
-    readers: dict[int, Any] = {}
+    ""), reading only their row groups: about one Parquet page per column each. Files
+    are read in parallel (Arrow decodes without the GIL), each by one thread."""
+    by_file: dict[int, dict[int, bool]] = {}
     for (fi, rn), with_value in wanted.items():
-        if fi not in readers:
-            readers[fi] = pq.ParquetFile(files[fi])
-            meta = readers[fi].metadata
-            starts = [0]
-            for g in range(meta.num_row_groups):
-                starts.append(starts[-1] + meta.row_group(g).num_rows)
-            starts_of[fi] = starts
-        g = bisect.bisect_right(starts_of[fi], rn) - 1
-        groups.setdefault((fi, g), []).append((rn, with_value))
+        by_file.setdefault(fi, {})[rn] = with_value
     out: dict[Locator, tuple[str, str]] = {}
-    for (fi, g), rows in sorted(groups.items()):
-        columns = ["value", "ref"] if any(v for _, v in rows) else ["ref"]
-        table = readers[fi].read_row_group(g, columns=columns)
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for found in pool.map(lambda item: _fetch_file(files[item[0]], *item), by_file.items()):
+            out.update(found)
+    return out
+
+
+def _fetch_file(path: Path, fi: int, rows: dict[int, bool]) -> dict[Locator, tuple[str, str]]:
+    parquet = pq.ParquetFile(path)
+    meta = parquet.metadata
+    starts = [0]
+    for g in range(meta.num_row_groups):
+        starts.append(starts[-1] + meta.row_group(g).num_rows)
+    groups: dict[int, list[int]] = {}
+    for rn in rows:
+        groups.setdefault(bisect.bisect_right(starts, rn) - 1, []).append(rn)
+    out: dict[Locator, tuple[str, str]] = {}
+    for g, group_rows in sorted(groups.items()):
+        columns = ["value", "ref"] if any(rows[rn] for rn in group_rows) else ["ref"]
+        table = parquet.read_row_group(g, columns=columns)
         refs = table.column("ref")
         values = table.column("value") if "value" in columns else None
-        base = starts_of[fi][g]
-        for rn, _ in rows:
-            value = values[rn - base].as_py() if values is not None else ""
-            out[fi, rn] = (str(value or ""), str(refs[rn - base].as_py() or ""))
+        for rn in group_rows:
+            value = values[rn - starts[g]].as_py() if values is not None else ""
+            out[fi, rn] = (str(value or ""), str(refs[rn - starts[g]].as_py() or ""))
     return out
 
 
