@@ -1,4 +1,6 @@
-"""``floodwall hunt``: run the Sigma rule set over EVTX and JSON logs.
+"""``floodwall hunt``: run the Sigma rule set over EVTX and JSON logs, and match every
+event's observables against the imported threat intel (``intel.<type>`` findings).
+Unless ``--no-store``, the observables seen are appended to the archive for retro-hunts.
 
 Exit codes: 0 no match, 1 matches, 2 usage or input error. Machine formats (jsonl,
 json, csv) go to stdout and everything else to stderr, so output can be piped.

@@ -398,16 +398,20 @@ class IntelStore:
     def proxy_addresses(self, now: datetime | None = None) -> list[str]:
         """Unexpired IP and CIDR indicators that a source calls a proxy (in a tag, the
         comment or its event's title): the origin stage marks them ``obscured``."""
+        return [value for value, _ in self.proxy_entries(now)]
+
+    def proxy_entries(self, now: datetime | None = None) -> list[tuple[str, str | None]]:
+        """``(value, earliest expiry ahead or None)`` of each open-proxy indicator."""
         cur = self._store.connection.execute(
-            "SELECT DISTINCT i.value FROM intel_indicators i "
+            "SELECT i.value, min(s.valid_until) FROM intel_indicators i "
             "JOIN intel_sources s ON s.indicator_id = i.id "
             "WHERE i.type IN ('ip', 'cidr') "
             "AND (s.valid_until IS NULL OR s.valid_until > ?) "
             "AND (s.tags LIKE '%proxy%' OR s.comment LIKE '%proxy%' "
-            "OR s.origin_info LIKE '%proxy%') ORDER BY i.value",
+            "OR s.origin_info LIKE '%proxy%') GROUP BY i.value ORDER BY i.value",
             (iso(now or datetime.now(UTC)),),
         )  # LIKE is case-insensitive for ASCII in SQLite
-        return [str(v) for (v,) in cur]
+        return [(str(v), None if u is None else str(u)) for v, u in cur]
 
     def next_expiry(self, now: datetime | None = None) -> str | None:
         """The earliest expiry still ahead: a matcher built now is stale from then on."""

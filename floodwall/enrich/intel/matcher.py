@@ -40,6 +40,18 @@ _NONE: tuple[int, ...] = ()
 _HASH_KINDS = ("md5", "sha1", "sha256", "hash")
 _V4 = socket.AF_INET
 WarninglistLoader = Callable[[], WarninglistIndex | None]
+_HASH_CODES = (TYPE_CODE["md5"], TYPE_CODE["sha1"], TYPE_CODE["sha256"])
+#: Indicator types that, hit by an observable of this kind, can only be its own value.
+_EXACT_CODES: dict[str, tuple[int, ...]] = {
+    "ip": (TYPE_CODE["ip"],),
+    "domain": (TYPE_CODE["domain"],),
+    "hostname": (TYPE_CODE["domain"],),
+    "url": (TYPE_CODE["url"],),
+    "email": (TYPE_CODE["email"],),
+    **dict.fromkeys(_HASH_KINDS, _HASH_CODES),
+}
+#: ... unless the value differs (a domain hit may be a parent; an address, a spelling).
+_VALUE_CODES = frozenset({TYPE_CODE["domain"]})
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +210,8 @@ class IntelMatcher:
 
     def _matches(self, at: int, kind: str, value: str, rows: tuple[int, ...]) -> list[IntelMatch]:
         tables = self.tables
-        suppressed = self._suppressed(kind, value)
+        exact = self._is_exact_pending(kind, value, rows)
+        suppressed = () if exact else self._suppressed(kind, value)
         return [
             IntelMatch(
                 at=at,
@@ -212,6 +225,23 @@ class IntelMatcher:
             )
             for r in dict.fromkeys(rows)
         ]
+
+    def _is_exact_pending(self, kind: str, value: str, rows: tuple[int, ...]) -> bool:
+        """True when the lists are not loaded yet and every hit is the observable's own
+        value: the import checked that very value against the same lists (a suppressed
+        indicator never reaches the matcher), so loading them (about a second) would
+        tell nothing new. A CIDR, a parent domain or a URL's host still needs them."""
+        if self._warninglist_loader is None:
+            return False
+        tables, codes = self.tables, _EXACT_CODES.get(kind, ())
+        low = value.lower().rstrip(".") if kind in ("domain", "hostname") else value
+        for r in rows:
+            code = int(tables.types[r])
+            if code not in codes:
+                return False
+            if code in _VALUE_CODES and tables.values[r] != low:
+                return False
+        return True
 
     def _suppressed(self, kind: str, value: str) -> tuple[str, ...]:
         if self._warninglists is None and self._warninglist_loader is not None:

@@ -159,15 +159,22 @@ def test_warninglist_suppression_names_the_list(suffixes: PublicSuffixes) -> Non
     assert one.indicator == "9.9.0.0/16"
 
 
-def test_warninglists_load_lazily_on_the_first_hit(suffixes: PublicSuffixes) -> None:
+def test_warninglists_load_lazily_only_when_a_hit_needs_them(suffixes: PublicSuffixes) -> None:
     calls: list[int] = []
-    lists = [Warninglist("l", "L", "string", frozenset({"ip"}), ("9.8.7.6",))]
+    lists = [Warninglist("resolvers", "R", "cidr", frozenset({"ip"}), ("9.9.9.9/32",))]
 
     def load() -> WarninglistIndex:
         calls.append(1)
         return WarninglistIndex(lists)
 
-    m = IntelMatcher(IndicatorTables.from_indicators([ind("ip", "9.8.7.6")]), warninglists=load)
+    tables = IndicatorTables.from_indicators(
+        [ind("ip", "9.8.7.6"), ind("cidr", "9.9.9.0/24"), ind("domain", "evil.com")]
+    )
+    m = IntelMatcher(tables, suffixes=suffixes, warninglists=load)
     assert m.match_many([("ip", "1.1.1.1")]) == [] and calls == []
-    assert m.match_many([("ip", "9.8.7.6")]) == []
-    assert m.match_many([("ip", "9.8.7.6")]) == [] and calls == [1]
+    # An indicator's own value was checked against the lists when it was imported.
+    assert len(m.match_many([("ip", "9.8.7.6"), ("domain", "EVIL.com")])) == 2 and calls == []
+    # A parent domain or a network holding the address needs the lists: loaded once.
+    assert len(m.match_many([("domain", "x.evil.com")])) == 1 and calls == [1]
+    assert m.match_many([("ip", "9.9.9.9")]) == []  # on the list, inside the CIDR
+    assert len(m.match_many([("ip", "9.9.9.10")])) == 1 and calls == [1]
