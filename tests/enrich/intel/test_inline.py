@@ -15,6 +15,7 @@ from floodwall.enrich.intel.inline import (
     EventIntelMatcher,
     IntelMailDetector,
     intel_severity,
+    load_open_proxies,
     load_run_intel,
     message_observables,
     origin_context_enricher,
@@ -190,3 +191,18 @@ def test_gateway_records_the_origin_of_each_message(tmp_path: Path) -> None:
         ).fetchall()
     assert rows[0][:3] == ("77.88.8.8", "RU", 13238)
     assert rows[1][:3] == ("45.148.10.9", "RO", 48090)
+
+
+def test_open_proxies_are_cached_until_the_intel_changes(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", cache_dir=tmp_path / "cache")
+    assert load_open_proxies(settings) == []
+    with open_store(settings.data_dir) as store:
+        IntelStore(store).add([Indicator("ip", "203.0.113.5", "f", comment="open proxy")])
+    assert load_open_proxies(settings) == ["203.0.113.5"]
+    (cached,) = (tmp_path / "cache" / "intel").glob("proxies-*.json")
+    assert "203.0.113.5" in cached.read_text()
+    with open_store(settings.data_dir) as store:
+        IntelStore(store).add([Indicator("cidr", "198.51.100.0/24", "g", tags=("proxy",))])
+    assert load_open_proxies(settings) == ["198.51.100.0/24", "203.0.113.5"]
+    cached.write_text("{broken")
+    assert load_open_proxies(settings) == ["198.51.100.0/24", "203.0.113.5"]
