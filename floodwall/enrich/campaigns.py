@@ -191,6 +191,10 @@ def cluster_campaigns(
         fa, fb = np.array(fuzzy_edges, dtype=np.int64).T
         a, b = np.r_[a, fa], np.r_[b, fb]
     label = connected_components(n, a.astype(np.int64), b.astype(np.int64))
+    edges = len(a)
+    # The pair arrays are done with: free them before the describing pass builds its
+    # Python objects, so the two peaks do not add up.
+    del a, b, group, first, use, owners
     counts = np.bincount(label, minlength=n) if n else np.zeros(0, np.int64)
     fuzzy_digest = _fuzzy_keys(fuzzy, fuzzy_edges)
     # Names of the too-common keys first (that pass stops once all are found), so the
@@ -200,7 +204,7 @@ def cluster_campaigns(
     campaigns = _describe(items, label, counts, limits, capped, fuzzy_digest)
     return ClusterResult(
         campaigns, too_common, n, len(starts), len(fuzzy_edges),
-        {"edges": len(a), "joining_keys": int(joining.sum())},
+        {"edges": edges, "joining_keys": int(joining.sum())},
     )  # fmt: skip
 
 
