@@ -189,11 +189,12 @@ async def drive(
 class Sampler(threading.Thread):
     """RSS of the gateway process and of its whole tree, every ``every`` seconds."""
 
-    def __init__(self, pid: int, every: float) -> None:
+    def __init__(self, pid: int, every: float, queue: Path) -> None:
         super().__init__(daemon=True)
         self.proc = psutil.Process(pid)
         self.every = every
-        self.samples: list[tuple[float, float, float]] = []  # (t, main MB, tree MB)
+        self.queue = queue  # the spool's queue: messages accepted, not yet finished
+        self.samples: list[tuple[float, float, float, int]] = []  # t, main MB, tree MB, queued
         self.done = threading.Event()
 
     def run(self) -> None:
@@ -204,7 +205,8 @@ class Sampler(threading.Thread):
                 tree = main + sum(c.memory_info().rss for c in self.proc.children(recursive=True))
             except psutil.Error:
                 return
-            self.samples.append((time.monotonic() - t0, main / 2**20, tree / 2**20))
+            queued = sum(1 for _ in self.queue.iterdir()) if self.queue.is_dir() else 0
+            self.samples.append((time.monotonic() - t0, main / 2**20, tree / 2**20, queued))
 
     def cpu(self) -> tuple[float, float]:
         """CPU seconds (user+system) of the gateway process and of its children now."""
@@ -262,7 +264,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=300.0)
     ap.add_argument("--rate", type=float, default=200.0, help="messages per second offered")
     ap.add_argument("--quick", action="store_true", help="20 seconds")
-    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--workers", type=int, default=2, help="gateway scan processes")
     ap.add_argument("--max-message", type=int, default=2 << 20, help="skip larger corpus files")
     ap.add_argument("--profile", metavar="FILE", help="run the gateway under cProfile")
@@ -290,7 +292,9 @@ def main() -> int:
     data = args.workdir or Path(tmp.name)
     data.mkdir(parents=True, exist_ok=True)
     gateway, port = start_gateway(data, sink_port.value, args.workers, args.profile)
-    sampler = Sampler(gateway.pid, every=min(10.0, max(1.0, seconds / 30)))
+    sampler = Sampler(
+        gateway.pid, every=min(10.0, max(1.0, seconds / 30)), queue=data / "spool" / "queue"
+    )
     sampler.start()
     bench_cpu0 = time.process_time()
     sink_cpu0 = psutil.Process(sink.pid).cpu_times()
@@ -337,11 +341,11 @@ def main() -> int:
           f" scan workers {worker_cpu / n * 1000:.2f} ms, sink {sink_cpu / n * 1000:.2f} ms,"
           f" client {bench_cpu / n * 1000:.2f} ms"
           f" (gateway total {(main_cpu + worker_cpu) / wall:.2f} cores)")  # fmt: skip
-    print("RSS (MB) of the gateway: t, main process, with scan workers")
+    print("RSS (MB) of the gateway: t, main process, with scan workers; spooled messages")
     samples = sampler.samples
     step = max(1, len(samples) // 12)
-    for t, main_mb, tree_mb in samples[::step]:
-        print(f"  {t:6.0f} s  {main_mb:7.1f}  {tree_mb:7.1f}")
+    for t, main_mb, tree_mb, queued in samples[::step]:
+        print(f"  {t:6.0f} s  {main_mb:7.1f}  {tree_mb:7.1f}  {queued:7,}")
     if samples:
         picks = (samples[0], samples[len(samples) // 2], samples[-1])
         print("RSS with workers (MB): start {:.1f}, mid {:.1f}, end {:.1f}".format(
