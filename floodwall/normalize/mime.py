@@ -14,13 +14,10 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from email import errors, policy
-from email.message import Message
-from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr
 
 from floodwall.ingest.mail_source import RawMail
-from floodwall.normalize import archives, filetype
+from floodwall.normalize import archives, filetype, mime_tree
 from floodwall.normalize.mime_text import (
     bare_urls,
     decode_header_value,
@@ -34,22 +31,19 @@ from floodwall.records import Attachment, Link, MailMessage
 ARCHIVE_TYPES = frozenset({"zip", "7z", "rar", "tar", "gzip", "bzip2", "xz", "iso"})
 _ADDRESS_CAP = 64 * 1024  # the address parser is pure Python; longer lists are not mail
 
-# Damage after which content may be missing (the rest, e.g. a header without a
-# colon, is minor and left to detectors).
-_LOSSY: dict[type[errors.MessageDefect], str] = {
-    errors.StartBoundaryNotFoundDefect: "truncated MIME: start boundary not found",
-    errors.CloseBoundaryNotFoundDefect: "truncated MIME: closing boundary not found",
-    errors.MultipartInvariantViolationDefect: "malformed MIME: multipart without parts",
-    errors.NoBoundaryInMultipartDefect: "malformed MIME: multipart without boundary",
-    errors.InvalidBase64LengthDefect: "damaged base64 content",
-}
-
 # Header blocks start the message and follow each line that starts with "--", a
 # possible boundary (RFC 2046 5.1.1). A field runs to the next line that does not
 # start with white space (RFC 5322 2.2.3).
 _BOUNDARY_LINE = re.compile(rb"\n--[^\r\n]*\r?\n")
 _FIELD_NAME = re.compile(rb"([!-9;-~]{1,998})[ \t]*:")
 _FIELD_END = re.compile(rb"\n(?![ \t])")
+# RFC 3464 delivery status fields are text (they name the failed recipient and host).
+_TEXT_TYPES = frozenset({"text/plain", "text/html", "message/delivery-status"})
+_FOLD = re.compile(rb"\r?\n(?=[ \t])")  # RFC 5322 2.2.3 unfolding
+# A part: (buffer, start, end, depth, default content type, (structure fields, body
+# start) when already read).
+_Fields = dict[str, str]
+_Node = tuple[bytes, int, int, int, str, "tuple[_Fields, int] | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,49 +111,83 @@ class _Scan:
         self.attachments: list[Attachment] = []
         self.decoded = 0
 
-    def walk(self, root: Message) -> None:
-        """Visit the parts depth first, in order, without recursion."""
-        stack: list[tuple[Message, int]] = [(root, 0)]
+    def walk(self, data: bytes, headers: _Fields, body: int) -> None:
+        """Visit the parts depth first, in order, without recursion.
+
+        A node is (buffer, start, end, depth, default type, fields and body start when
+        already read); a ``message/*`` part whose content is transfer-encoded is decoded
+        into a buffer of its own.
+        """
+        stack: list[_Node] = [(data, 0, len(data), 0, "text/plain", (headers, body))]
         count = 0
         while stack:
-            part, depth = stack.pop()
+            buf, start, end, depth, default, known = stack.pop()
             count += 1
             if count > self.limits.max_parts:
                 self.notes.append(f"more than {self.limits.max_parts} MIME parts")
                 return
-            if part.is_multipart():
-                if depth >= self.limits.max_depth:
-                    self.notes.append(f"MIME nesting deeper than {self.limits.max_depth} levels")
-                else:
-                    children = part.get_payload()
-                    if isinstance(children, list):
-                        kids = [c for c in children if isinstance(c, Message)]
-                        stack.extend((c, depth + 1) for c in reversed(kids))
+            if known is None:
+                stop, body = mime_tree.header_block(buf, start, end)
+                head = _structure_fields(buf, start, stop)
             else:
-                self.leaf(part, count)
-            self.defects(part)
+                head, body = known
+            ctype = mime_tree.content_type(head.get("content-type", ""), default)
+            maintype, _, subtype = ctype.partition("/")
+            encoding = head.get("content-transfer-encoding", "").strip().lower()
+            children: list[_Node] = []
+            if maintype == "multipart":
+                boundary = mime_tree.params(head.get("content-type", "")).get("boundary")
+                if boundary is None or not boundary.rstrip():
+                    self.notes.extend((mime_tree.NO_BOUNDARY, mime_tree.NO_PARTS))
+                else:
+                    split = mime_tree.split_multipart(
+                        buf, body, end, _boundary_bytes(boundary), self.limits.max_parts
+                    )
+                    self.notes.extend(split.notes)
+                    inner = "message/rfc822" if subtype == "digest" else "text/plain"
+                    children = [(buf, s, e, depth + 1, inner, None) for s, e in split.parts]
+            elif maintype == "message" and subtype != "delivery-status":
+                # RFC 2046 5.2: the content is a whole message (7bit/8bit/binary only;
+                # a transfer-encoded one is decoded first: senders do it, and it hides).
+                inner_buf, inner_start, inner_end = buf, body, end
+                if encoding in ("base64", "quoted-printable"):
+                    inner_buf = self.payload(buf[body:end], encoding)
+                    inner_start, inner_end = 0, len(inner_buf)
+                children = [(inner_buf, inner_start, inner_end, depth + 1, "text/plain", None)]
+            if not children:
+                self.leaf(head, ctype, buf[body:end], encoding, count)
+            elif depth >= self.limits.max_depth:
+                self.notes.append(f"MIME nesting deeper than {self.limits.max_depth} levels")
+            else:
+                stack.extend(reversed(children))
 
-    def defects(self, part: Message) -> None:
-        for defect in part.defects:
-            for kind, note in _LOSSY.items():
-                if isinstance(defect, kind):
-                    self.notes.append(note)
+    def payload(self, raw: bytes, encoding: str) -> bytes:
+        data, lost = mime_tree.transfer_decode(raw, encoding)
+        if lost:
+            self.notes.append(mime_tree.BAD_BASE64)
+        return data
 
-    def leaf(self, part: Message, number: int) -> None:
+    def leaf(self, head: dict[str, str], ctype: str, raw: bytes, encoding: str, n: int) -> None:
         """One part that holds content: body text, HTML, or an attachment."""
-        ctype = part.get_content_type()
-        filename = part.get_filename()  # RFC 2231 parameters, joined and decoded
+        disposition = head.get("content-disposition", "")
+        # RFC 2183 filename, else the older Content-Type name (RFC 2045 7.3 / 1341)
+        filename = mime_tree.params(disposition).get("filename")
+        if filename is None:
+            filename = mime_tree.params(head.get("content-type", "")).get("name")
         if filename is not None:  # RFC 2047 words in a name are not standard, but common
-            filename = decode_header_value("filename", filename, self.notes)
-        payload = part.get_payload(decode=True)
-        data = payload if isinstance(payload, bytes) else b""
+            filename = decode_header_value("filename", filename.strip(), self.notes)
+        data = self.payload(raw, encoding)
         if self.decoded + len(data) > self.limits.max_decoded:
             self.notes.append(f"decoded MIME parts larger than {self.limits.max_decoded} bytes")
             return
         self.decoded += len(data)
-        inline = part.get_content_disposition() != "attachment"
-        if filename is None and inline and ctype in ("text/plain", "text/html"):
-            text = decode_text(data, part.get_content_charset(), f"part {number}", self.notes)
+        inline = disposition.partition(";")[0].strip().lower() != "attachment"
+        if filename is None and inline and ctype in _TEXT_TYPES:
+            charset = mime_tree.params(head.get("content-type", "")).get("charset")
+            if charset is not None and not charset.isascii():
+                charset = None
+            where = f"part {n}"
+            text = decode_text(data, charset.lower() if charset else None, where, self.notes)
             if ctype == "text/html":
                 self.htmls.append(text)
                 visible, links = html_to_text(text)
@@ -172,7 +200,7 @@ class _Scan:
         self.attachments.append(
             Attachment(
                 name=name,
-                path=name or f"part{number}",
+                path=name or f"part{n}",
                 depth=0,
                 size=len(data),
                 sha256=hashlib.sha256(data).hexdigest(),
@@ -216,23 +244,42 @@ def _addresses(values: list[str]) -> tuple[str, ...]:
     return tuple(addr.lower() for _, addr in pairs if addr)
 
 
+def _structure_fields(data: bytes, start: int, stop: int) -> dict[str, str]:
+    """The first Content-Type, -Disposition and -Transfer-Encoding of a part's headers."""
+    found: dict[str, str] = {}
+    for name, value in mime_tree.fields(data, start, stop, 10_000):
+        if name in mime_tree.STRUCTURE_FIELDS and name not in found:
+            found[name] = _FOLD.sub(b"", value).decode("latin-1").strip()
+    return found
+
+
+def _boundary_bytes(boundary: str) -> bytes:
+    # RFC 2046 5.1.1: boundaries are 7-bit; 8-bit ones were read as Latin-1 and match so
+    return boundary.rstrip().encode("latin-1", "replace")
+
+
 def _build(raw: RawMail, data: bytes, notes: list[str], limits: MimeLimits) -> MailMessage:
     """Parse ``data`` (headers already cut) and collect every field of the message."""
-    msg = BytesParser(policy=policy.compat32).parsebytes(data)
-    scan = _Scan(limits)
-    scan.walk(msg)
+    stop, body = mime_tree.header_block(data, 0, len(data))
     headers: list[tuple[str, str]] = []
-    for name, value in msg.raw_items():
+    structure: dict[str, str] = {}
+    for name, value in mime_tree.fields(data, 0, stop, limits.max_headers + 1):
         if len(headers) >= limits.max_headers:
             notes.append(f"more than {limits.max_headers} header fields")
             break
-        lowered = name.lower()
-        headers.append((lowered, decode_header_value(lowered, str(value), notes)))
+        decoded, unreadable = mime_tree.decode_header_bytes(value)
+        if unreadable:
+            notes.append(f"invalid 8-bit bytes in header {name[:60]}")
+        headers.append((name, decode_header_value(name, decoded, notes)))
+        if name in mime_tree.STRUCTURE_FIELDS and name not in structure:
+            structure[name] = _FOLD.sub(b"", value).decode("latin-1").strip()
     if not headers and raw.data.strip():
         notes.append("no header fields (not a mail message)")
+    scan = _Scan(limits)
+    scan.walk(data, structure, body)
     values: dict[str, list[str]] = {}
-    for name, value in headers:
-        values.setdefault(name, []).append(value)
+    for label, text in headers:
+        values.setdefault(label, []).append(text)
 
     def first(name: str) -> str:
         return values.get(name, [""])[0]

@@ -6,17 +6,19 @@ of raising: attackers write the input (DESIGN.md, "Bad input and faults").
 
 from __future__ import annotations
 
+import binascii
 import codecs
 import re
-from email.errors import HeaderParseError
-from email.header import decode_header
 
 from selectolax.lexbor import LexborHTMLParser
 
+from floodwall.normalize.mime_tree import decode_base64
 from floodwall.records import Link
 
 # RFC 5322 section 2.2.3: unfolding removes a CRLF that is followed by white space.
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
+# RFC 2047 2: =?charset?encoding?text?= (the text may hold blanks: broken mailers do that)
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([QqBb])\?(.*?)\?=")
 _URL = re.compile(r"https?://[^\s<>\"'`{}|\\^\[\]]+", re.IGNORECASE)
 _URL_TAIL = ".,;:!?)'\"»”"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -62,38 +64,43 @@ def decode_text(data: bytes, charset: str | None, where: str, notes: list[str]) 
 
 
 def decode_header_value(name: str, raw: str, notes: list[str]) -> str:
-    """A header's value as text: unfolded (RFC 5322), encoded words decoded (RFC 2047).
-
-    ``raw`` comes from ``BytesParser``: 8-bit bytes are surrogate escapes, read as
-    UTF-8 (RFC 6532).
-    """
-    value = _FOLD.sub("", raw).strip()
-    try:
-        value = value.encode("ascii", "surrogateescape").decode("utf-8")
-    except UnicodeDecodeError:
-        notes.append(f"invalid UTF-8 in header {name[:60]}")
-        value = value.encode("ascii", "surrogateescape").decode("utf-8", "replace")
-    except UnicodeEncodeError:
-        value = value.encode("utf-8", "replace").decode("utf-8")
+    """A header's value as text: unfolded (RFC 5322), encoded words decoded (RFC 2047)."""
+    value = _FOLD.sub("", raw).strip() if "\n" in raw else raw.strip()
     if "=?" not in value:
         return value
-    try:
-        chunks = decode_header(value)
-    except (HeaderParseError, ValueError, LookupError):
-        return value
     out: list[str] = []
-    for chunk, charset in chunks:
-        if isinstance(chunk, str):
-            out.append(chunk)
-        elif charset is None or charset == "unknown-8bit":
-            out.append(chunk.decode("raw-unicode-escape", "replace"))
-        else:
-            codec = charset_codec(charset)
-            if codec is None:
-                notes.append(f"invalid charset {charset[:60]!r} in header {name[:60]}")
-                codec = "utf-8"
-            out.append(chunk.decode(codec, "replace"))
+    run: list[tuple[str, bytes]] = []  # adjacent encoded words: (charset, bytes)
+    last = 0
+    for match in _ENCODED_WORD.finditer(value):
+        between = value[last : match.start()]
+        if between and not (run and between.isspace()):  # RFC 2047 6.2: blanks between
+            _flush(run, out, name, notes)  # adjacent encoded words are dropped
+            out.append(between)
+        charset, kind, encoded = match.groups()
+        octets = encoded.encode("utf-8", "replace")
+        data = decode_base64(octets)[0] if kind in "bB" else binascii.a2b_qp(octets, header=True)
+        run.append((charset.partition("*")[0].lower(), data))
+        last = match.end()
+    _flush(run, out, name, notes)
+    out.append(value[last:])
     return "".join(out)
+
+
+def _flush(run: list[tuple[str, bytes]], out: list[str], name: str, notes: list[str]) -> None:
+    """Decode a run of encoded words, joining those of one charset first: a UTF-8
+    character is often split across two words."""
+    while run:
+        charset = run[0][0]
+        count = 1
+        while count < len(run) and run[count][0] == charset:
+            count += 1
+        data = b"".join(chunk for _, chunk in run[:count])
+        del run[:count]
+        codec = charset_codec(charset)
+        if codec is None:
+            notes.append(f"invalid charset {charset[:60]!r} in header {name[:60]}")
+            codec = "utf-8"
+        out.append(data.decode(codec, "replace"))
 
 
 def html_to_text(html: str) -> tuple[str, list[Link]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import dataclasses
 import json
 import os
@@ -253,9 +254,9 @@ CASES: list[tuple[str, bytes, list[str]]] = [
         ["invalid charset 'x-nope' in header subject"],
     ),
     (
-        "invalid UTF-8 header",
-        b"Subject: caf\xc3\x28 \xff\r\nFrom: a@b.c\r\n\r\nx",
-        ["invalid UTF-8 in header subject"],
+        "8-bit header bytes neither UTF-8 nor cp1252",
+        b"Subject: caf\x81\x8d\x90\r\nFrom: a@b.c\r\n\r\nx",
+        ["invalid 8-bit bytes in header subject"],
     ),
     (
         "invalid UTF-8 body",
@@ -282,7 +283,7 @@ def test_hostile(data: bytes, reasons: list[str]) -> None:
 
 def test_hostile_contents() -> None:
     assert parse(HEAD + text_part(b"ok \xc3\x28")).text == "ok \ufffd("
-    assert parse(b"Subject: caf\xc3\x28\r\n\r\n").subject == "caf\ufffd("
+    assert parse(b"Subject: caf\x81\x8d\r\n\r\n").subject == "caf\x81\x8d"
     deep = parse(nested(29))
     assert deep.text == "deep"
     assert parse(many_parts(10_000)).text.startswith("p0\np1\n")
@@ -446,3 +447,122 @@ def test_limits_are_settable() -> None:
     msg = parse(many_parts(20), limits=MimeLimits(max_parts=5))
     assert msg.unscannable == ("more than 5 MIME parts",)
     assert {"zip", "7z", "rar", "iso"} <= mime.ARCHIVE_TYPES
+
+
+# --- header bytes and encodings (RFC 6532, RFC 2047, RFC 2231) ---------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "subject", "reasons"),
+    [
+        (b"caf\xc3\xa9", "café", []),  # UTF-8 (RFC 6532)
+        (b"Robbie's \xa380m deal", "Robbie's £80m deal", []),  # raw Latin-1 (old mailers)
+        (b"Sel\xe5sdal \x93quoted\x94", "Selåsdal “quoted”", []),  # cp1252 quotes
+        (b"caf\xc3\x28 \xff", "cafÃ( ÿ", []),  # not UTF-8: read as cp1252, not unscannable
+        (b"x\x81\x8d", "x\x81\x8d", ["invalid 8-bit bytes in header subject"]),
+        (b"=?utf-8?B?w6k=?= =?utf-8?Q?t=C3=A9?=", "été", []),  # blank between words dropped
+        (b"=?utf-8?B?w6nDqQ==?=", "éé", []),
+        (b"=?utf-8?Q?=C3?= =?utf-8?Q?=A9?=", "é", []),  # one character split over two words
+        (b"a =?iso-8859-1?q?caf=E9_ok?= b", "a café ok b", []),
+        (b"=?utf-8*en?Q?hi?=", "hi", []),  # RFC 2231 language suffix
+        (b"=?utf-8?B?w6k?=", "é", []),  # missing base64 padding
+        (b"=?x-nope?Q?hi?=", "hi", ["invalid charset 'x-nope' in header subject"]),
+        (b"no =?encoded words", "no =?encoded words", []),
+    ],
+)
+def test_header_decoding(raw: bytes, subject: str, reasons: list[str]) -> None:
+    msg = parse(b"From: a@b.c\r\nSubject: " + raw + b"\r\n\r\nbody")
+    assert (msg.subject, list(msg.unscannable)) == (subject, reasons)
+
+
+def test_latin1_sender_is_read_and_scannable() -> None:
+    msg = parse(b'From: "Nils O. Sel\xe5sdal" <nos@example.no>\r\n\r\nhi')
+    assert (msg.from_name, msg.from_addr, msg.unscannable) == (
+        "Nils O. Selåsdal",
+        "nos@example.no",
+        (),
+    )
+
+
+def part_with(headers: bytes, body: bytes) -> bytes:
+    return headers + b"\r\n" + body
+
+
+@pytest.mark.parametrize(
+    ("part", "name", "data"),
+    [
+        (  # RFC 2231 continuations with a charset
+            part_with(
+                b"Content-Type: application/octet-stream\r\n"
+                b"Content-Disposition: attachment;\r\n filename*0*=utf-8''r%C3%A9;\r\n"
+                b" filename*1=sum.exe\r\n",
+                b"MZ",
+            ),
+            "résum.exe",
+            b"MZ",
+        ),
+        (  # the older Content-Type name parameter, quoted with a ";"
+            part_with(b'Content-Type: application/x-msdownload; name="a;b.exe"\r\n', b"MZ"),
+            "a;b.exe",
+            b"MZ",
+        ),
+        (  # RFC 2047 words in a file name (not standard, common)
+            part_with(
+                b"Content-Type: application/pdf\r\nContent-Disposition: attachment;"
+                b' filename="=?utf-8?B?w6kucGRm?="\r\n',
+                b"%PDF-1.4",
+            ),
+            "é.pdf",
+            b"%PDF-1.4",
+        ),
+        (
+            part_with(
+                b'Content-Type: application/octet-stream; name="q.bin"\r\n'
+                b"Content-Transfer-Encoding: quoted-printable\r\n",
+                b"MZ=00=FF=\r\nend",
+            ),
+            "q.bin",
+            b"MZ\x00\xffend",
+        ),
+        (
+            part_with(
+                b'Content-Type: application/octet-stream; name="u.exe"\r\n'
+                b"Content-Transfer-Encoding: x-uuencode\r\n",
+                b"begin 644 u.exe\r\n" + binascii.b2a_uu(b"MZ payload") + b"`\r\nend\r\n",
+            ),
+            "u.exe",
+            b"MZ payload",
+        ),
+    ],
+)
+def test_attachment_encodings(part: bytes, name: str, data: bytes) -> None:
+    msg = parse(HEAD + multipart([text_part(b"hi"), part]))
+    assert [(a.name, a.data) for a in msg.attachments] == [(name, data)]
+    assert msg.unscannable == ()
+
+
+def test_boundary_prefix_lines_are_content() -> None:
+    """``--bX`` is no delimiter of boundary ``b`` (RFC 2046 5.1.1): only blanks may follow."""
+    body = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+    body += b"--b\r\nContent-Type: text/plain\r\n\r\none\r\n--bX\r\ntwo\r\n--b \r\n\r\nthree\r\n--b--\r\n"
+    msg = parse(HEAD + body)
+    assert msg.text == "one\r\n--bX\r\ntwo\nthree" and msg.unscannable == ()
+
+
+def test_encoded_attached_message_is_walked() -> None:
+    inner = HEAD + multipart([text_part(b"inner text"), attachment(b"x.exe", b"MZ")])
+    part = part_with(
+        b"Content-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n",
+        base64.encodebytes(inner),
+    )
+    msg = parse(HEAD + multipart([text_part(b"outer"), part]))
+    assert msg.text == "outer\ninner text"
+    assert [a.name for a in msg.attachments] == ["x.exe"] and msg.unscannable == ()
+
+
+def test_deep_attached_messages_hit_the_depth_limit() -> None:
+    data = text_part(b"deep")
+    for _ in range(40):
+        data = b"Content-Type: message/rfc822\r\n\r\n" + HEAD + data
+    msg = parse(HEAD + data)
+    assert msg.unscannable == ("MIME nesting deeper than 30 levels",)
