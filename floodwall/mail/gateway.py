@@ -13,9 +13,14 @@ Scanning comes before spooling so that a message refused with ``550`` is never
 accepted at all (RFC 5321 §6.1: after ``250`` it could only be bounced). The verdict is
 spooled with the message, so a restart acts on the verdict it was accepted under.
 
-Then, from the spool: the verdict row goes to the store (counted once per envelope
-recipient), and the message is relayed (``accept``; ``tag`` with ``X-Floodwall-*``
-headers) or held (``quarantine``). See ``spool.py`` for what survives a crash.
+Once spooled, the verdict row goes to the store (counted once per envelope recipient;
+the store's rows are batched into one commit), and the delivery queue relays the message
+(``accept``; ``tag`` with ``X-Floodwall-*`` headers) or holds it (``quarantine``). See
+``spool.py`` for what survives a crash; a row not yet stored then is stored on recovery.
+
+Memory stays flat when deliveries fall behind: a queued message keeps its bytes in memory
+only while the queue is short (``keep_in_memory``), and once its row is stored it keeps
+its scan result only if it is to be held. Past that it is read back from the spool.
 """
 
 from __future__ import annotations
@@ -55,7 +60,8 @@ class GatewayConfig:
     relay_port: int
     hostname: str = field(default_factory=socket.getfqdn)  # names us in Received:
     relay_timeout: float = 30.0
-    relay_concurrency: int = 8
+    relay_concurrency: int = 32  # each delivery waits on two fsyncs and the next hop
+    keep_in_memory: int = 256  # queued messages whose bytes stay in memory
     max_queue: int = 10_000  # spooled messages not yet finished; 451 past that
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     hop_down_after: int = 3  # consecutive failures that make the next hop "down"
@@ -84,8 +90,10 @@ class Gateway:
         self.health = HopHealth(config.hop_down_after, config.hop_down_hold)
         self.queue = DeliveryQueue(self._process, config.retry, config.relay_concurrency)
         # Separate threads for disk and network: a hung next hop must never hold up the
-        # fsyncs that stand between a client and its 250.
-        self._io = ThreadPoolExecutor(16, thread_name_prefix="floodwall-spool")
+        # fsyncs that stand between a client and its 250. Every delivery marks the spool
+        # twice (fsynced), so there are more disk threads than deliveries at once.
+        disk_threads = 16 + config.relay_concurrency
+        self._io = ThreadPoolExecutor(disk_threads, thread_name_prefix="floodwall-spool")
         self._relay = ThreadPoolExecutor(config.relay_concurrency, "floodwall-relay")
 
     async def _on(self, pool: ThreadPoolExecutor, fn: Callable[..., _T], *args: Any) -> _T:
@@ -166,7 +174,19 @@ class Gateway:
         except OSError as exc:
             log.error("spool %s: cannot write the spool (%s); answering 451", sid, exc)
             return Reply(451, "4.3.0 Cannot queue the message now; try again later")
-        self.queue.submit(Job(env, raw=msg.data, result=result))
+        keep = len(self.queue) < self.config.keep_in_memory
+        job = Job(env, raw=msg.data if keep else None, result=result)
+        try:
+            # After the spool write: a crash before this commit is caught up on recovery
+            # (``if_missing``). A failure here is retried by the delivery, not refused.
+            await self.recorder.record(result, len(msg.rcpt_to), peer=msg.peer)
+        except Exception:
+            log.exception("spool %s: cannot record the verdict yet; the delivery retries", sid)
+        else:
+            job.recorded = True
+            if verdict.action != "quarantine":
+                job.result = None  # only a hold needs it again
+        self.queue.submit(job)
         log.info("%s %s from=<%s> rcpt=%d score=%g peer=%s", sid, verdict.action,
                  msg.mail_from, len(msg.rcpt_to), verdict.score, msg.peer)  # fmt: skip
         return Reply(250, f"2.0.0 OK queued as {sid}")

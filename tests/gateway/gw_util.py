@@ -201,6 +201,7 @@ class InProcessGateway:
         hop_down_hold: float = 30.0,
         retry_first: float = 0.2,
         port: int = 0,
+        keep_in_memory: int = 256,
     ) -> None:
         settings = Settings(data_dir=data_dir)
         policy = policy or Policy.load()
@@ -208,6 +209,7 @@ class InProcessGateway:
             relay_host="127.0.0.1", relay_port=relay_port, hostname="gw.test",
             retry=RetryPolicy(first=retry_first, cap=1.0), hop_down_after=hop_down_after,
             hop_down_hold=hop_down_hold, relay_timeout=10.0, grace=10.0,
+            keep_in_memory=keep_in_memory,
         )  # fmt: skip
         scanner = ScanPool(ScanConfig(settings, policy, use_clamd=False), workers=workers)
         self.gateway = Gateway(data_dir, config, scanner, GatewayRecorder(data_dir))

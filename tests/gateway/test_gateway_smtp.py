@@ -133,6 +133,26 @@ def test_quarantine_is_held_not_relayed(gw: InProcessGateway, sink: Sink, tmp_pa
     assert (row["verdict"], row["recipients"]) == ("quarantine", 3)  # once per recipient
 
 
+def test_a_long_queue_is_read_back_from_the_spool_not_kept_in_memory(
+    tmp_path: Path, sink: Sink, policy: Policy
+) -> None:
+    # keep_in_memory=0: no queued message keeps its bytes; each delivery and each hold
+    # reads them back from the spool, and they arrive unchanged.
+    with InProcessGateway(tmp_path / "data", sink.port, policy=policy, keep_in_memory=0) as gw:
+        original = ham("from-disk", body="line\r\n.dot\r\nend")
+        assert send(gw.port, original)[0] == 250
+        assert send(gw.port, sample("html_smuggling"))[0] == 250
+        gw.wait_idle()
+    (got,) = sink.received
+    assert got.data.endswith(original)
+    (held,) = rows(tmp_path / "data", "quarantine")
+    assert (tmp_path / "data" / "quarantine" / str(held["file"])).read_bytes() == sample(
+        "html_smuggling"
+    )
+    verdicts = sorted(str(r["verdict"]) for r in rows(tmp_path / "data"))
+    assert verdicts == ["accept", "quarantine"]  # each counted once
+
+
 def test_the_store_commits_with_fsync_before_the_250(gw: InProcessGateway) -> None:
     # The verdict row and the quarantine are acknowledged by the 250 (or the 550), so
     # every store connection of the gateway runs synchronous=FULL (open_store durable).
