@@ -215,7 +215,8 @@ def indicators(n: int, seed: int = 7) -> tuple[list[Indicator], int]:
         if r < 6:
             ind("ip", f"203.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}")
         elif r == 6:
-            ind("cidr", f"198.{rng.randrange(18, 20)}.{rng.randrange(256)}.0/24")
+            k = i // 20  # distinct /28s in 198.18.0.0/15 (RFC 2544 benchmarking space)
+            ind("cidr", f"198.{18 + k // 4096}.{(k // 16) % 256}.{(k % 16) * 16}/28")
         elif r == 7:
             ind("ip", f"2001:db8:{rng.randrange(1, 65535):x}::{rng.randrange(1, 65535):x}")
         elif r < 11:
@@ -231,7 +232,12 @@ def indicators(n: int, seed: int = 7) -> tuple[list[Indicator], int]:
         else:
             ind("sha256", f"{rng.getrandbits(256):064x}")
     con.close()
-    return out, planted
+    # Distinct (type, value) pairs, topped up with random SHA-256 digests: n indicators.
+    unique = list({(x.type, x.value): x for x in out}.values())
+    while len(unique) < n:
+        unique.append(Indicator(type="sha256", value=f"{rng.getrandbits(256):064x}",
+                                source="bench-feed", confidence=80))  # fmt: skip
+    return unique, planted
 
 
 def main() -> None:
