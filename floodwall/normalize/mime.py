@@ -37,6 +37,13 @@ _ADDRESS_CAP = 64 * 1024  # the address parser is pure Python; longer lists are 
 _BOUNDARY_LINE = re.compile(rb"\n--[^\r\n]*\r?\n")
 _FIELD_NAME = re.compile(rb"([!-9;-~]{1,998})[ \t]*:")
 _FIELD_END = re.compile(rb"\n(?![ \t])")
+_BLANK_LINE = re.compile(rb"\n\r?\n")
+_ADDR_SPEC = r"[A-Za-z0-9_+=-]+(?:\.[A-Za-z0-9_+=-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+_PLAIN_ADDRESS = re.compile(
+    rf"[ \t]*(?:(?P<bare>{_ADDR_SPEC})"
+    rf'|(?:"(?P<quoted>[^"\\]+)"|(?P<name>[A-Za-z0-9_-]+(?: [A-Za-z0-9_-]+)*))?'
+    rf"[ \t]*<(?P<addr>{_ADDR_SPEC})>)[ \t]*"
+)
 # RFC 3464 delivery status fields are text (they name the failed recipient and host).
 _TEXT_TYPES = frozenset({"text/plain", "text/html", "message/delivery-status"})
 _FOLD = re.compile(rb"\r?\n(?=[ \t])")  # RFC 5322 2.2.3 unfolding
@@ -74,9 +81,13 @@ def cut_long_headers(data: bytes, cap: int, mime_cap: int) -> tuple[bytes, list[
     starts.extend(m.end() for m in _BOUNDARY_LINE.finditer(data))
     cuts: list[tuple[int, int, int]] = []
     notes: list[str] = []
+    quick = min(cap, mime_cap)
     for pos in starts:
         if pos == 0 and data.startswith(b"From "):  # an mbox envelope line (RFC 4155)
             pos = data.find(b"\n") + 1 or len(data)
+        blank = _BLANK_LINE.search(data, pos, pos + quick + 2)
+        if blank is not None and blank.start() - pos < quick:
+            continue  # a header block shorter than any cap holds no field to cut
         while (name := _FIELD_NAME.match(data, pos)) is not None:
             found = _FIELD_END.search(data, pos)
             end = found.start() + 1 if found else len(data)
@@ -211,8 +222,11 @@ class _Scan:
             )
         )
 
-    def unpack(self, passwords: list[str]) -> None:
+    def unpack(self, text: str) -> None:
         """Open the archives among the attachments, with the passwords of the text."""
+        if not any(att.true_type in ARCHIVE_TYPES for att in self.attachments):
+            return  # the password search reads the whole text: only when needed
+        passwords = passwords_in(text)
         for att in list(self.attachments):
             if att.true_type in ARCHIVE_TYPES:
                 members, reasons = archives.unpack(
@@ -239,9 +253,26 @@ class _Scan:
         return tuple(out)
 
 
+def _parseaddr(value: str) -> tuple[str, str]:
+    """``email.utils.parseaddr``, with a fast path for the plain forms most mail uses
+    (``a@b.c``, ``<a@b.c>``, ``Name <a@b.c>``, ``"Name" <a@b.c>``): the stdlib parser
+    is pure Python and walks the value character by character (RFC 5322 3.4)."""
+    plain = _PLAIN_ADDRESS.fullmatch(value)
+    if plain is not None:
+        name = plain.group("quoted") or plain.group("name") or ""
+        return name, plain.group("addr") or plain.group("bare")
+    return parseaddr(value[:_ADDRESS_CAP])
+
+
 def _addresses(values: list[str]) -> tuple[str, ...]:
-    pairs = getaddresses([v[:_ADDRESS_CAP] for v in values])
-    return tuple(addr.lower() for _, addr in pairs if addr)
+    found: list[str] = []
+    for value in values:
+        plain = _PLAIN_ADDRESS.fullmatch(value)
+        if plain is not None:
+            found.append(plain.group("addr") or plain.group("bare"))
+        else:
+            found.extend(addr for _, addr in getaddresses([value[:_ADDRESS_CAP]]))
+    return tuple(addr.lower() for addr in found if addr)
 
 
 def _structure_fields(data: bytes, start: int, stop: int) -> dict[str, str]:
@@ -284,9 +315,9 @@ def _build(raw: RawMail, data: bytes, notes: list[str], limits: MimeLimits) -> M
     def first(name: str) -> str:
         return values.get(name, [""])[0]
 
-    from_name, from_addr = parseaddr(first("from")[:_ADDRESS_CAP])
+    from_name, from_addr = _parseaddr(first("from"))
     text = "\n".join(scan.texts)
-    scan.unpack(passwords_in(text))
+    scan.unpack(text)
     links = scan.link_list()
     return MailMessage(
         origin=raw.origin,
@@ -296,7 +327,7 @@ def _build(raw: RawMail, data: bytes, notes: list[str], limits: MimeLimits) -> M
         from_addr=from_addr.lower(),
         from_name=from_name,
         reply_to=_addresses(values.get("reply-to", [])),
-        return_path=parseaddr(first("return-path")[:_ADDRESS_CAP])[1].lower(),
+        return_path=_parseaddr(first("return-path"))[1].lower(),
         to=_addresses(values.get("to", []) + values.get("cc", [])),
         subject=first("subject"),
         text=text,

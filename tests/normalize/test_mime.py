@@ -8,6 +8,7 @@ import dataclasses
 import json
 import os
 import time
+from email.utils import getaddresses, parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -566,3 +567,27 @@ def test_deep_attached_messages_hit_the_depth_limit() -> None:
         data = b"Content-Type: message/rfc822\r\n\r\n" + HEAD + data
     msg = parse(HEAD + data)
     assert msg.unscannable == ("MIME nesting deeper than 30 levels",)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "a@b.c",
+        "<a@b.c>",
+        "Name <A@B.C>",
+        '"Na, me" <a@b.c>',
+        "John  Smith <a@b.c>",
+        '"a@b" <c@d.e>',
+        "Support\u2008\u2008 <x@y.z>",  # unicode blanks stay in the name, as the stdlib has it
+        "a (comment) <b@c.d>",
+        "Name <a@b.c>, other@d.e",
+        "<@route:a@b.c>",
+        "not an address",
+        "",
+    ],
+)
+def test_sender_fast_path_agrees_with_the_stdlib(value: str) -> None:
+    msg = parse(f"From: {value}\r\nReply-To: {value}\r\n\r\nhi".encode())
+    name, addr = parseaddr(value)
+    assert (msg.from_name, msg.from_addr) == (name, addr.lower())
+    assert msg.reply_to == tuple(a.lower() for _, a in getaddresses([value]) if a)

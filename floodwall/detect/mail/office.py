@@ -16,14 +16,10 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-
-import olefile
+from types import SimpleNamespace
+from typing import Any
 
 from floodwall.records import Attachment, MailMessage
-
-with warnings.catch_warnings():  # olevba calls pyparsing's deprecated camelCase API
-    warnings.simplefilter("ignore", DeprecationWarning)
-    from oletools import msodde, olevba, ooxml, rtfobj, xls_parser
 
 # The sniffed types (floodwall.normalize.filetype) that can carry macros and fields.
 OFFICE_TYPES = frozenset({"ole", "ooxml", "docx", "xlsx", "pptx", "rtf"})
@@ -77,6 +73,19 @@ def _quiet() -> Iterator[None]:
         logging.disable(previous)
 
 
+@lru_cache(maxsize=1)
+def _oletools() -> Any:
+    """oletools, loaded at the first Office file: with pyparsing under it, its import costs
+    ~0.3 CPU-s, paid by every ``mail scan`` run even when no message holds Office files."""
+    with warnings.catch_warnings():  # olevba calls pyparsing's deprecated camelCase API
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import olefile
+        from oletools import msodde, olevba, ooxml, rtfobj, xls_parser
+    return SimpleNamespace(
+        olefile=olefile, msodde=msodde, olevba=olevba, ooxml=ooxml, rtfobj=rtfobj, xls=xls_parser
+    )
+
+
 @lru_cache(maxsize=8)  # the autoexec and suspicious detectors read the same file
 def vba_findings(data: bytes, name: str) -> VbaReport:
     """VBA and Excel 4 (XLM) macros in an OLE or OOXML file; ``UNPARSED`` if oletools fails.
@@ -87,7 +96,7 @@ def vba_findings(data: bytes, name: str) -> VbaReport:
         return VbaReport()
     try:
         with _quiet():
-            parser = olevba.VBA_Parser(name or "attachment", data=data, relaxed=True)
+            parser = _oletools().olevba.VBA_Parser(name or "attachment", data=data, relaxed=True)
             try:
                 has_vba = bool(parser.detect_vba_macros())
                 has_xlm = bool(parser.detect_xlm_macros())
@@ -123,10 +132,12 @@ def dde_links(data: bytes) -> list[str] | None:
 
 
 def _dde_text(data: bytes) -> str:
+    lib = _oletools()
+    msodde, ooxml = lib.msodde, lib.ooxml
     if data.startswith(_OLE):
-        if xls_parser.is_xls(data):
+        if lib.xls.is_xls(data):
             return str(msodde.process_xls(data))
-        with olefile.OleFileIO(data, path_encoding=None) as ole:
+        with lib.olefile.OleFileIO(data, path_encoding=None) as ole:
             if ole.exists("PowerPoint Document"):
                 return ""  # PowerPoint has no DDE fields
             text = str(msodde.process_doc(ole))
@@ -147,14 +158,14 @@ def rtf_objects(data: bytes) -> list[RtfObject] | None:
     """The embedded objects of an RTF file; ``None`` if rtfobj fails on it."""
     try:
         with _quiet():
-            parser = rtfobj.RtfObjParser(data)
+            parser = _oletools().rtfobj.RtfObjParser(data)
             parser.parse()
             return [_rtf_object(obj) for obj in parser.objects if obj.rawdata]  # skip empty
     except Exception:  # see vba_findings
         return None
 
 
-def _rtf_object(obj: rtfobj.RtfObject) -> RtfObject:
+def _rtf_object(obj: Any) -> RtfObject:  # an oletools.rtfobj.RtfObject
     class_name = _text(obj.class_name).rstrip("\0")
     clsid = _text(obj.clsid).upper()
     raw = obj.rawdata or b""
