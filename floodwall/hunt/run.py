@@ -32,6 +32,10 @@ if TYPE_CHECKING:
 
 Observed = tuple[str | None, str | None, str, list[tuple[str, str]]]
 
+#: Events whose observables are matched at once: enough for one vectorized IPv4 search
+#: to pay, while only a few hundred events are held waiting for their matches.
+INTEL_BATCH = 256
+
 #: Events per result handed on: bounds the findings held at once.
 BATCH = 5000
 
@@ -131,6 +135,9 @@ class HuntPlan:
                 found = intel.observables(event)
                 if found:
                     observed.append((event, found))
+                    if len(observed) >= INTEL_BATCH:
+                        self._intel(out, observed, keep)
+                        observed = []
             if out.events >= batch:
                 if intel is not None:
                     self._intel(out, observed, keep)
@@ -151,7 +158,7 @@ class HuntPlan:
         assert self.intel is not None
         out.findings.extend(self.intel.findings(observed))
         if keep:
-            out.observed = [
+            out.observed += [
                 (e.timestamp, e.host_name, f"{e.origin.path}#{e.origin.record_id}", found)
                 for e, found in observed
             ]
