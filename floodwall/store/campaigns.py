@@ -140,16 +140,24 @@ class CampaignStore:
         return result
 
     def _window_start(self, days: int) -> str:
+        # The window ends at the newest item, but never in the future: attackers write
+        # log timestamps, and one event dated 9999 must not push every real one out.
+        now = datetime.now(UTC).replace(tzinfo=None)
+        latest = (now + timedelta(days=1)).isoformat(timespec="seconds")
         conn = self._store.connection
-        (a,) = conn.execute(f"SELECT max({_ALERT_TIME}) FROM alerts").fetchone()
-        (m,) = conn.execute("SELECT max(substr(scanned, 1, 19)) FROM messages").fetchone()
+        (a,) = conn.execute(
+            f"SELECT max(t) FROM (SELECT {_ALERT_TIME} AS t FROM alerts) WHERE t <= ?", (latest,)
+        ).fetchone()
+        (m,) = conn.execute(
+            "SELECT max(substr(scanned, 1, 19)) FROM messages WHERE scanned <= ?", (latest,)
+        ).fetchone()
         newest = max((t for t in (a, m) if t), default=None)
         if newest is None:
             return ""
         try:
             end = datetime.fromisoformat(newest)
         except ValueError:
-            return ""
+            end = now  # a malformed newest time: fall back to today
         return (end - timedelta(days=days)).isoformat(timespec="seconds")[:19]
 
     def _items(self, start: str) -> Iterator[CampaignItem]:

@@ -115,6 +115,11 @@ def test_the_window_bounds_what_joins_and_rebuilds_replace_rows(
     in_campaign = store.connection.execute(
         "SELECT count(*) FROM alerts WHERE campaign_id IS NOT NULL").fetchone()  # fmt: skip
     assert in_campaign == (2,)
+    # an event dated far in the future (attackers write log timestamps) does not push
+    # the window past the real ones; it still joins them by its address
+    alerts.add_findings(None, [alert("9999-12-31T00:00:00Z", "forged", "45.9.148.9")], ctx[:1])
+    (forged,) = campaigns.build(window_days=30).campaigns
+    assert len(forged.alert_ids) == 3 and forged.first_seen.startswith("2026-04-01")
 
 
 def test_too_common_keys_are_reported_by_name(store: Store, keyer: CampaignKeyer) -> None:
