@@ -176,6 +176,8 @@ def main() -> int:
     accepted, refused, delivered = send_mail(data, files)
     print(f"    {accepted} accepted by the gateway, {refused} rejected, {delivered} reached the "
           "next hop; the rest are in the quarantine")  # fmt: skip
+    print("grouping alerts and mail that share infrastructure into campaigns ...", flush=True)
+    floodwall(data, "campaigns", "build")
     return 0
 
 
