@@ -9,6 +9,7 @@ from __future__ import annotations
 import binascii
 import codecs
 import re
+from functools import lru_cache
 
 from selectolax.lexbor import LexborHTMLParser
 
@@ -32,6 +33,7 @@ MAX_PASSWORDS = 20  # each one is tried on every encrypted archive
 MAX_NAME = 255
 
 
+@lru_cache(maxsize=256)  # a few charset names cover nearly all mail
 def charset_codec(charset: str | None) -> str | None:
     """The Python codec of a MIME charset name (RFC 2046 4.1.2), None when unknown."""
     if not charset:
@@ -68,39 +70,43 @@ def decode_header_value(name: str, raw: str, notes: list[str]) -> str:
     value = _FOLD.sub("", raw).strip() if "\n" in raw else raw.strip()
     if "=?" not in value:
         return value
+    # [text, charset, kind, encoded, text, ..., text]: phishing encodes word by word
+    pieces = _ENCODED_WORD.split(value)
     out: list[str] = []
-    run: list[tuple[str, bytes]] = []  # adjacent encoded words: (charset, bytes)
-    last = 0
-    for match in _ENCODED_WORD.finditer(value):
-        between = value[last : match.start()]
+    charset = ""  # of the run of adjacent encoded words being joined
+    run: list[bytes] = []  # a UTF-8 character is often split across two words
+    for i in range(0, len(pieces) - 1, 4):
+        between = pieces[i]
         if between and not (run and between.isspace()):  # RFC 2047 6.2: blanks between
-            _flush(run, out, name, notes)  # adjacent encoded words are dropped
+            _flush(charset, run, out, name, notes)  # adjacent encoded words are dropped
             out.append(between)
-        charset, kind, encoded = match.groups()
-        octets = encoded.encode("utf-8", "replace")
-        data = decode_base64(octets)[0] if kind in "bB" else binascii.a2b_qp(octets, header=True)
-        run.append((charset.partition("*")[0].lower(), data))
-        last = match.end()
-    _flush(run, out, name, notes)
-    out.append(value[last:])
+        word_charset = pieces[i + 1].partition("*")[0].lower()  # RFC 2231 5: *language
+        if run and word_charset != charset:
+            _flush(charset, run, out, name, notes)
+        charset = word_charset
+        octets = pieces[i + 3].encode("utf-8", "replace")
+        if pieces[i + 2] in "bB":
+            try:
+                run.append(binascii.a2b_base64(octets))
+            except binascii.Error:
+                run.append(decode_base64(octets)[0])
+        else:
+            run.append(binascii.a2b_qp(octets, header=True))
+    _flush(charset, run, out, name, notes)
+    out.append(pieces[-1])
     return "".join(out)
 
 
-def _flush(run: list[tuple[str, bytes]], out: list[str], name: str, notes: list[str]) -> None:
-    """Decode a run of encoded words, joining those of one charset first: a UTF-8
-    character is often split across two words."""
-    while run:
-        charset = run[0][0]
-        count = 1
-        while count < len(run) and run[count][0] == charset:
-            count += 1
-        data = b"".join(chunk for _, chunk in run[:count])
-        del run[:count]
-        codec = charset_codec(charset)
-        if codec is None:
-            notes.append(f"invalid charset {charset[:60]!r} in header {name[:60]}")
-            codec = "utf-8"
-        out.append(data.decode(codec, "replace"))
+def _flush(charset: str, run: list[bytes], out: list[str], name: str, notes: list[str]) -> None:
+    """Decode a run of adjacent encoded words of one charset, and empty it."""
+    if not run:
+        return
+    codec = charset_codec(charset)
+    if codec is None:
+        notes.append(f"invalid charset {charset[:60]!r} in header {name[:60]}")
+        codec = "utf-8"
+    out.append(b"".join(run).decode(codec, "replace"))
+    run.clear()
 
 
 def html_to_text(html: str) -> tuple[str, list[Link]]:
