@@ -14,6 +14,7 @@ from floodwall.detect.mail.ip_literal_url import IpLiteralUrlDetector
 from floodwall.detect.mail.link_text_mismatch import LinkTextMismatchDetector
 from floodwall.detect.mail.lookalike_domain import LookalikeDomainDetector
 from floodwall.detect.mail.lookalike_link import LookalikeLinkDetector
+from floodwall.detect.mail.prize_lure import PrizeLureDetector
 from floodwall.detect.mail.reply_to_mismatch import ReplyToMismatchDetector
 from floodwall.detect.mail.return_path_mismatch import ReturnPathMismatchDetector
 from floodwall.detect.mail.unicode_obfuscation import UnicodeObfuscationDetector
@@ -30,6 +31,7 @@ PHISHING_DETECTORS: tuple[type, ...] = (
     LinkTextMismatchDetector,
     UrlShortenerDetector,
     CredentialWordingDetector,
+    PrizeLureDetector,
     FreeHostingLinkDetector,
     UnicodeObfuscationDetector,
 )
@@ -43,6 +45,7 @@ __all__ = [
     "LinkTextMismatchDetector",
     "LookalikeDomainDetector",
     "LookalikeLinkDetector",
+    "PrizeLureDetector",
     "ReplyToMismatchDetector",
     "ReturnPathMismatchDetector",
     "UnicodeObfuscationDetector",
