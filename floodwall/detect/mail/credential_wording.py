@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any, ClassVar
 
 import ahocorasick
@@ -12,6 +13,7 @@ from floodwall.detect.mail.findings import detector_finding
 from floodwall.records import Finding, MailMessage, Severity
 
 
+@lru_cache(maxsize=4)  # two detectors fold the same subject and text of each message
 def fold(text: str) -> str:
     """Lowercase ``text`` without combining marks or format characters (Unicode Cf: zero-width
     and bidi controls) that phishers sprinkle into words ("Aܿmܿaܿzon")."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from functools import lru_cache
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -25,6 +26,9 @@ class SuffixList(Protocol):
 
     def publicsuffix(self, domain: str, accept_unknown: bool | None = None) -> str | None:
         """The public suffix of ``domain``."""
+
+    def __hash__(self) -> int:
+        """Hashable: lookups through it are cached (``registered_domain``)."""
 
 
 def ascii_host(host: str) -> str:
@@ -77,6 +81,9 @@ def domain_of(addr: str) -> str:
     return ascii_host(addr.rpartition("@")[2])
 
 
+# Detectors ask for the same few hosts again and again (~45 times per message); the
+# suffix list lookup is pure Python. Bounded: a hostile message may name 10,000 hosts.
+@lru_cache(maxsize=8192)
 def registered_domain(host: str, psl: SuffixList) -> str:
     """The registered domain of ``host`` (``mail.google.co.uk`` -> ``google.co.uk``).
 
@@ -88,6 +95,7 @@ def registered_domain(host: str, psl: SuffixList) -> str:
     return psl.privatesuffix(host) or host
 
 
+@lru_cache(maxsize=8192)
 def label_of(domain: str, psl: SuffixList) -> str:
     """The registered label of ``domain``: ``google`` for ``google.co.uk``."""
     suffix = psl.publicsuffix(domain) or ""
