@@ -35,7 +35,7 @@ from floodwall.detect.mail.onenote_embedded import OnenoteEmbeddedDetector
 from floodwall.detect.mail.pdf_active import PdfActiveDetector
 from floodwall.detect.mail.reference import (
     as_domains,
-    load_brands,
+    load_brands_cached,
     load_free_hosting,
     load_phrases,
     load_psl,
@@ -72,7 +72,7 @@ def build_detectors(settings: Settings, clamd: ClamdClient | None = None) -> lis
     """Every mail detector, with its reference data (bundled) and the organisation's own
     domains and executives (``[mail]`` in ``DATA/floodwall.toml``)."""
     psl = load_psl()
-    brands = load_brands(psl)
+    brands = load_brands_cached(psl, settings.cache_dir)
     own = as_domains(settings.own_domains, psl)
     lookalike = LookalikeDomainDetector(psl, brands, own)
     phishing: list[MailDetector] = [
