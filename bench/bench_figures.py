@@ -29,7 +29,13 @@ from floodwall.store.db import Store, open_store
 from floodwall.store.figures import DayTotals, TotalsCache, daily_figures, figures_range
 from floodwall.store.migrations import split_statements
 
-INDEXES = Path(__file__).with_name("figures_indexes.sql")
+INDEXES = (
+    Path(__file__).resolve().parents[1]
+    / "floodwall"
+    / "store"
+    / "migrations"
+    / "0008_figures_indexes.sql"
+)
 
 FIRST_DAY = date(2026, 10, 1)
 COUNTRIES = ("DE", "US", "RU", "CN", "NL", "FR", None)
@@ -139,7 +145,9 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--db", type=Path, help="keep the store here and reuse it")
     ap.add_argument(
-        "--indexes", action="store_true", help="apply bench/figures_indexes.sql (migration 0009)"
+        "--without-indexes",
+        action="store_true",
+        help="drop the covering indexes of migration 0008, to compare",
     )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -158,16 +166,16 @@ def main() -> int:
         has = store.connection.execute(
             "SELECT 1 FROM sqlite_master WHERE name = 'alerts_figures'"
         ).fetchone()
-        if args.indexes and not has:
+        if not args.without_indexes and not has:
             t = time.perf_counter()
             for stmt in split_statements(INDEXES.read_text("utf-8")):
                 store.connection.execute(stmt)
             store.connection.execute("ANALYZE")
             print(f"indexes built in {time.perf_counter() - t:.1f} s", file=sys.stderr)
-        elif has and not args.indexes:
+        elif has and args.without_indexes:
             for name in ("alerts_figures", "alerts_figures_undated", "messages_figures"):
                 store.connection.execute(f"DROP INDEX IF EXISTS {name}")
-        print("covering indexes (proposed 0009):", "yes" if args.indexes else "no")
+        print("covering indexes (migration 0008):", "no" if args.without_indexes else "yes")
         (alerts,) = store.connection.execute("SELECT count(*) FROM alerts").fetchone()
         (msgs,) = store.connection.execute("SELECT count(*) FROM messages").fetchone()
         print(f"store: {alerts:,} alerts, {msgs:,} messages, {args.days} days")
