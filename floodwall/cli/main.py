@@ -23,9 +23,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "intel": ("floodwall.cli.intel", "import threat intel feeds; list, count, remove indicators"),
     "attack": ("floodwall.cli.attack", "ATT&CK: rule coverage, techniques seen, Navigator layer"),
     "stats": ("floodwall.cli.stats", "the day's attacks: seen, blocked, got through, losses"),
-    "campaigns": ("floodwall.cli.campaigns", "campaigns: alerts and mail sharing infrastructure"),
     "serve": ("floodwall.cli.serve", "run the SOC console and its REST API"),
     "audit": ("floodwall.cli.audit", "verify the console's append-only audit log"),
+    "report": ("floodwall.cli.report", "the daily report for management: html, pdf or md"),
+    "campaigns": ("floodwall.cli.campaigns", "campaigns: alerts and mail sharing infrastructure"),
 }
 
 EXIT_USAGE = 2
