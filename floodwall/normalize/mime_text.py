@@ -101,6 +101,10 @@ def _flush(charset: str, run: list[bytes], out: list[str], name: str, notes: lis
     """Decode a run of adjacent encoded words of one charset, and empty it."""
     if not run:
         return
+    if charset == "unknown-8bit":  # RFC 1428: 8-bit text of no known charset (Python writes it)
+        out.append(decode_text(b"".join(run), None, "", notes))
+        run.clear()
+        return
     codec = charset_codec(charset)
     if codec is None:
         notes.append(f"invalid charset {charset[:60]!r} in header {name[:60]}")

@@ -468,6 +468,8 @@ def test_limits_are_settable() -> None:
         (b"=?utf-8*en?Q?hi?=", "hi", []),  # RFC 2231 language suffix
         (b"=?utf-8?B?w6k?=", "é", []),  # missing base64 padding
         (b"=?x-nope?Q?hi?=", "hi", ["invalid charset 'x-nope' in header subject"]),
+        (b"Minutes =?unknown-8bit?q?=FF?=", "Minutes ÿ", []),  # RFC 1428, as Python writes
+        (b"=?unknown-8bit?q?caf=C3=A9?=", "café", []),
         (b"no =?encoded words", "no =?encoded words", []),
     ],
 )
