@@ -27,12 +27,13 @@ from rich.table import Table
 from floodwall.enrich.intel.feeds import FeedOptions
 from floodwall.enrich.intel.importer import PathReport, import_path
 from floodwall.enrich.intel.indicator import INDICATOR_TYPES
+from floodwall.enrich.intel.lookup import record_object
 from floodwall.enrich.intel.normalize import unicode_domain
 from floodwall.enrich.intel.suffixes import PublicSuffixes
 from floodwall.enrich.intel.warninglists import WarninglistError, WarninglistIndex
 from floodwall.settings import Settings, bundled_data
 from floodwall.store.db import open_store
-from floodwall.store.intel import IndicatorRecord, IntelStore
+from floodwall.store.intel import IntelStore
 
 TABLE_LIMIT = 200
 
@@ -178,24 +179,6 @@ def _print_summary(console: Console, reports: list[PathReport]) -> None:
     console.print(table)
 
 
-def _record_object(rec: IndicatorRecord) -> dict[str, Any]:
-    return {
-        "type": rec.type,
-        "value": rec.value,
-        "confidence": rec.confidence,
-        "suppressed_by": list(rec.suppressed_by),
-        "created": rec.created,
-        "sources": [
-            {
-                "source": s.source, "confidence": s.confidence, "first_seen": s.first_seen,
-                "last_seen": s.last_seen, "valid_until": s.valid_until, "tags": list(s.tags),
-                "comment": s.comment, "origin_id": s.origin_id, "origin_info": s.origin_info,
-            }
-            for s in rec.sources
-        ],
-    }  # fmt: skip
-
-
 def run_list(args: argparse.Namespace) -> int:
     settings = Settings.load(args.data)
     limit = args.limit if args.limit is not None or args.format == "jsonl" else TABLE_LIMIT
@@ -208,7 +191,7 @@ def run_list(args: argparse.Namespace) -> int:
             for n, rec in enumerate(records):
                 if limit is not None and n >= limit:
                     break
-                sys.stdout.write(json.dumps(_record_object(rec), ensure_ascii=False) + "\n")
+                sys.stdout.write(json.dumps(record_object(rec), ensure_ascii=False) + "\n")
             return 0
         console = Console(highlight=False)
         if not console.is_terminal:
