@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import importlib
 import ipaddress
 import threading
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -22,12 +21,12 @@ from floodwall.console import dashboard
 from floodwall.console.auth import Viewer, context_of
 from floodwall.console.errors import InputError, NotFoundError
 from floodwall.store import figures
+from floodwall.store.campaigns import CampaignStore
 
 router = APIRouter(prefix="/api", tags=["figures"])
 _REFUSALS: dict[int | str, dict[str, Any]] = {400: {}, 401: {}, 403: {}}
 MAX_RANGE_DAYS = 366
 _origin_lock = threading.Lock()
-_cache_lock = threading.Lock()  # the cache is one dict for every worker thread
 
 
 def plain(value: Any) -> Any:
@@ -45,25 +44,6 @@ def plain(value: Any) -> Any:
     return value
 
 
-def _trend_totals(request: Request, start: date, end: date) -> Any:
-    """``figures_range`` through one per-process TotalsCache when the figures module
-    offers it (floodwall/store/figures_cache.py): past days are counted once, and only
-    the days that changed since are counted again."""
-    state = request.app.state
-    with _cache_lock:
-        if getattr(state, "totals_cache", None) is None:
-            try:
-                module = importlib.import_module("floodwall.store.figures_cache")
-                state.totals_cache = module.TotalsCache()
-            except ModuleNotFoundError:
-                state.totals_cache = False
-        cache = state.totals_cache
-        store = context_of(request).store()
-        if cache is False:
-            return figures.figures_range(store, start, end)
-        return figures.figures_range(store, start, end, cache=cache)
-
-
 def _today(request: Request) -> date:
     return context_of(request).clock().astimezone(UTC).date()
 
@@ -73,23 +53,18 @@ def dashboard_data(
     request: Request,
     who: Viewer,
     day: date | None = None,
-    days: Annotated[int, Query(ge=1, le=dashboard.MAX_TREND_DAYS)] = 30,
+    days: Annotated[int, Query(ge=1, le=dashboard.MAX_TREND_DAYS)] = dashboard.TREND_DAYS,
 ) -> dict[str, Any]:
     """A day (default today, UTC): the daily figures (seen, blocked, got through, split by
     source, origin, country and technique, intake losses), their trend over ``days``
-    days, and the day's top hosts, recipients, campaigns and alert statuses."""
+    days, the day's top hosts, recipients, campaigns and techniques, and the intake's
+    health per source. The web dashboard shows exactly this (``console/dashboard.py``)."""
     ctx = context_of(request)
-    the_day = day or _today(request)
-    conn = ctx.store().connection
-    out: dict[str, Any] = {
-        "day": the_day.isoformat(),
-        "top": dashboard.top_lists(conn, the_day),
-    }
-    home = ctx.settings.home_country
-    out["figures"] = figures.daily_figures(ctx.store(), the_day, home_country=home).to_json()
-    start = the_day - timedelta(days=days - 1)
-    out["figures_trend"] = plain(_trend_totals(request, start, the_day))
-    return out
+    found = ctx.dashboards.dashboard(
+        ctx.store(), day or _today(request), home_country=ctx.settings.home_country,
+        trend_days=days,
+    )  # fmt: skip
+    return found.to_json()
 
 
 @router.get("/figures/day", responses=_REFUSALS)
@@ -109,7 +84,8 @@ def figures_range(request: Request, who: Viewer, start: date, end: date) -> Any:
         raise InputError("end is before start")
     if (end - start).days + 1 > MAX_RANGE_DAYS:
         raise InputError(f"a range covers at most {MAX_RANGE_DAYS} days")
-    return plain(figures.figures_range(context_of(request).store(), start, end))
+    ctx = context_of(request)
+    return plain(ctx.dashboards.trend(ctx.store(), start, end))
 
 
 @router.get("/campaigns", tags=["campaigns"], responses=_REFUSALS)
@@ -121,8 +97,6 @@ def campaigns(
 ) -> list[dict[str, Any]]:
     """Campaigns last seen at or after ``since``, most recently seen first, with their
     shared keys, origins, techniques, targets and timeline (``floodwall campaigns``)."""
-    from floodwall.store.campaigns import CampaignStore
-
     stamp = None if since is None else since.isoformat()
     found = CampaignStore(context_of(request).store()).list_campaigns(since=stamp, limit=limit)
     return [c.as_dict() for c in found]
@@ -133,8 +107,6 @@ def campaign(
     request: Request, who: Viewer, campaign_id: Annotated[str, Path(max_length=100)]
 ) -> dict[str, Any]:
     """One campaign and its earliest members (alerts and messages)."""
-    from floodwall.store.campaigns import CampaignStore
-
     campaigns = CampaignStore(context_of(request).store())
     found = campaigns.get(campaign_id)
     if found is None:

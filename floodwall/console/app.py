@@ -1,14 +1,13 @@
 """The console's web application: ``create_app(settings)`` gives the FastAPI app.
 
 The REST API lives under ``/api`` (OpenAPI at ``/api/openapi.json``); the web pages
-are an APIRouter in ``floodwall/console/ui/``, mounted when it is installed. Every
+are an APIRouter in ``floodwall/console/ui/``, left out of the OpenAPI document. Every
 route but ``/api/health``, the OpenAPI document and the login itself needs
 credentials (``auth.require``).
 """
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -25,6 +24,7 @@ from floodwall.console import api_admin, api_alerts, api_data, api_quarantine, l
 from floodwall.console.context import ConsoleConfig, ConsoleContext, utc_now
 from floodwall.console.errors import ConsoleError
 from floodwall.console.passwords import PasswordHasherAdapter
+from floodwall.console.ui import routes as ui_routes
 from floodwall.settings import Settings
 
 # Headers on every answer (OWASP Secure Headers Project): no framing, no sniffing, no
@@ -42,18 +42,6 @@ _SECURITY_HEADERS = {
 class Health(BaseModel):
     status: str
     schema_version: int
-
-
-def _mount_ui(app: FastAPI) -> bool:
-    """The web UI's router, when its package is installed (it is built separately)."""
-    try:
-        routes = importlib.import_module("floodwall.console.ui.routes")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("floodwall.console.ui", "floodwall.console.ui.routes"):
-            raise
-        return False
-    app.include_router(routes.router)
-    return True
 
 
 def create_app(
@@ -125,5 +113,5 @@ def create_app(
     app.include_router(api_data.router)
     app.include_router(api_admin.router)
     app.include_router(metrics.router)
-    app.state.ui = _mount_ui(app)
+    app.include_router(ui_routes.router)
     return app

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from floodwall.console.dashboard import DashboardReader
 from floodwall.console.passwords import PasswordHasherAdapter
 from floodwall.console.ratelimit import LoginLimits, LoginRateLimiter
 from floodwall.console.sessions import SessionStore
@@ -54,6 +55,8 @@ class ConsoleContext:
         self.clock = clock
         self.hasher = hasher or PasswordHasherAdapter()
         self.limiter = LoginRateLimiter(config.login_limits, clock)
+        # The dashboard's trend cache lives as long as the app: one per process.
+        self.dashboards = DashboardReader()
         self._local = threading.local()
         self._opened: list[Store] = []
         self._lock = threading.Lock()

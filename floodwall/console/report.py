@@ -12,12 +12,12 @@ import base64
 import html
 import io
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
-from floodwall.console.dashboard import top_lists
-from floodwall.console.ui.dashboard_view import TREND_DAYS, figures_module, technique_names
+from floodwall.console.dashboard import load_dashboard, technique_names
 from floodwall.store.db import Store
+from floodwall.store.figures import DayFigures, DayTotals
 
 FORMATS = ("md", "html", "pdf")
 TOP = 10
@@ -28,22 +28,19 @@ class DayReport:
     """Everything the report says about one day."""
 
     day: date
-    figures: Any  # figures.DayFigures
-    trend: tuple[Any, ...]  # figures.DayTotals, oldest first
+    figures: DayFigures
+    trend: tuple[DayTotals, ...]  # oldest first
     technique_names: dict[str, str]
     campaigns: tuple[tuple[str, int], ...]
     hosts: tuple[tuple[str, int], ...]
 
 
 def gather(store: Store, day: date, *, home_country: str) -> DayReport:
-    figures_of = figures_module()
-    figures = figures_of.daily_figures(store, day, home_country=home_country)
-    trend = figures_of.figures_range(store, day - timedelta(days=TREND_DAYS - 1), day)
-    tops = top_lists(store.connection, day, top=TOP)
+    """The day as the console's dashboard shows it (one code path, console/dashboard.py)."""
+    found = load_dashboard(store, day, home_country=home_country, top=TOP)
     return DayReport(
-        day=day, figures=figures, trend=tuple(trend), technique_names=technique_names(),
-        campaigns=tuple((str(r["key"]), int(r["alerts"])) for r in tops["campaigns"]),
-        hosts=tuple((str(r["key"]), int(r["alerts"])) for r in tops["hosts"]),
+        day=day, figures=found.figures, trend=found.trend, technique_names=technique_names(),
+        campaigns=found.campaigns, hosts=found.hosts,
     )  # fmt: skip
 
 
@@ -117,7 +114,8 @@ def charts(r: DayReport) -> list[tuple[str, Any]]:
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    days = [d.day for d in r.trend]
+    # Dates go through matplotlib's registered date converter; its stubs list numbers only.
+    days: list[Any] = [d.day for d in r.trend]
     trend = Figure(figsize=(7.5, 2.6), dpi=110)
     ax = trend.add_subplot()
     ax.plot(days, [d.seen for d in r.trend], label="seen", color="#2f6f9f")

@@ -19,10 +19,10 @@ from fastapi.templating import Jinja2Templates
 
 from floodwall.console import alert_query
 from floodwall.console.auth import context_of, optional_principal
+from floodwall.console.dashboard import technique_url
 from floodwall.console.errors import InputError
 from floodwall.console.roles import Principal, Role
 from floodwall.console.ui import charts
-from floodwall.console.ui.dashboard_view import FiguresMissingError, load_dashboard, technique_url
 from floodwall.console.ui.pages_data import PAGE, get_campaign, list_campaigns
 from floodwall.store.quarantine import QuarantineError, QuarantineStore
 from floodwall.store.quarantine_records import STATUSES as QUARANTINE_STATUSES
@@ -96,10 +96,8 @@ def dashboard(request: Request, who: Who, day: Annotated[date | None, Query()] =
         return _to_login(request)
     ctx = context_of(request)
     shown = day or ctx.clock().astimezone(UTC).date()
-    try:
-        view = load_dashboard(ctx.store(), shown, home_country=ctx.settings.home_country)
-    except FiguresMissingError as exc:
-        return _render(request, who, "missing.html", code=503, what=f"dashboard yet: {exc}")
+    # The same data, code path and trend cache as GET /api/dashboard.
+    view = ctx.dashboards.dashboard(ctx.store(), shown, home_country=ctx.settings.home_country)
     return _render(request, who, "dashboard.html", view=view)
 
 
