@@ -27,12 +27,15 @@ from floodwall.console.passwords import PasswordHasherAdapter
 from floodwall.console.ui import routes as ui_routes
 from floodwall.settings import Settings
 
-# Headers on every answer (OWASP Secure Headers Project): no framing, no sniffing, no
-# referrer, and a CSP that allows only this origin's scripts and styles.
+# Headers on every answer (OWASP Secure Headers Project): no framing, no sniffing, and
+# a CSP that allows only this origin's scripts and styles. "same-origin" sends no
+# referrer to other sites, while the console's own form posts and fetches keep a real
+# Origin (with "no-referrer", Chromium sends "Origin: null", which auth.is_same_origin
+# refuses; Referrer Policy §3, Fetch §3.2.5).
 _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
     "frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
     "Cross-Origin-Opener-Policy": "same-origin",

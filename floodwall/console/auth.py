@@ -4,13 +4,15 @@ A caller is a session (cookie ``fw_session``) or an API token (``Authorization: 
 RFC 6750 §2.1). Cookies are HttpOnly, SameSite=Strict, and Secure whenever the console
 is reached over TLS (RFC 6265bis §4.1.2). Every state-changing request made with a
 session must carry the session's CSRF token in ``X-CSRF-Token`` or a ``csrf_token``
-form field; tokens need none, as browsers never attach them on their own.
+form field, and must not come from another origin (``is_same_origin``); tokens need
+neither, as browsers never attach them on their own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request, Response
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
@@ -72,10 +74,30 @@ def _unauthorized() -> HTTPException:
     )
 
 
+def is_same_origin(request: Request) -> bool:
+    """False when the browser says the request comes from another origin, or hides it.
+
+    Browsers send ``Origin`` on every POST (Fetch §3.2.5). The console's pages are
+    served with ``Referrer-Policy: same-origin``, so its own form posts and fetches
+    carry its real origin; ``null`` comes from opaque origins (sandboxed frames,
+    ``data:`` pages) or a stricter referrer policy, and is refused like another site.
+    No ``Origin`` at all is a non-browser client (curl, scripts): the CSRF token or the
+    bearer token is what protects those."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    if origin == "null":
+        return False
+    return urlsplit(origin).netloc == request.headers.get("host", "")
+
+
 async def _check_csrf(request: Request, who: Principal) -> None:
-    """Refuse a session's state change that does not echo the session's CSRF token."""
+    """Refuse a session's state change from another origin, or one that does not echo
+    the session's CSRF token."""
     if who.via != "session" or request.method in SAFE_METHODS:
         return
+    if not is_same_origin(request):
+        raise HTTPException(status_code=403, detail="a change from another site is refused")
     given = request.headers.get(CSRF_HEADER)
     content_type = request.headers.get("content-type", "")
     if given is None and content_type.startswith(

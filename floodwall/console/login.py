@@ -22,6 +22,7 @@ from floodwall.console.auth import (
     clear_session_cookies,
     client_ip,
     context_of,
+    is_same_origin,
     require,
     set_session_cookies,
 )
@@ -45,18 +46,11 @@ class SessionInfo(BaseModel):
     csrf: str | None = None
 
 
-def _same_origin(request: Request) -> bool:
-    """A cross-site login form (login CSRF) is refused: Origin, when sent, must be ours."""
-    origin = request.headers.get("origin")
-    if origin is None or origin == "null":
-        return origin is None
-    return urlsplit(origin).netloc == request.headers.get("host", "")
-
-
 def _sign_in(request: Request, name: str, password: str) -> tuple[Principal, NewSession]:
     ctx = context_of(request)
     ip = client_ip(request)
-    if not _same_origin(request):
+    # Login CSRF (a cross-site form signing the victim in as the attacker) is refused.
+    if not is_same_origin(request):
         raise HTTPException(status_code=403, detail="login from another site is refused")
     wait = ctx.limiter.retry_after(name, ip)
     if wait is not None:

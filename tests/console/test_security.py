@@ -110,14 +110,41 @@ def test_form_login_redirects_only_to_local_paths(live: LiveConsole) -> None:
         assert bad.headers["location"] == "/login?failed=401"
 
 
-def test_login_from_another_site_is_refused(live: LiveConsole) -> None:
+@pytest.mark.parametrize("origin", ["https://evil.example", "null", "http://127.0.0.1:1"])
+def test_login_from_another_site_is_refused(live: LiveConsole, origin: str) -> None:
     with closing(client(live.base)) as c:
         r = c.post(
             "/api/login",
             json={"name": "viewer", "password": PASSWORD},
-            headers={"Origin": "https://evil.example"},
+            headers={"Origin": origin},
         )
         assert r.status_code == 403
+        form = c.post("/login", data={"name": "viewer", "password": PASSWORD},
+                      headers={"Origin": origin})  # fmt: skip
+        assert form.headers["location"] == "/login?failed=403"
+        assert "fw_session" not in c.cookies
+        ours = c.post("/api/login", json={"name": "viewer", "password": PASSWORD},
+                      headers={"Origin": live.base})  # fmt: skip
+        assert ours.status_code == 200
+
+
+@pytest.mark.parametrize("origin", ["https://evil.example", "null"])
+def test_state_change_from_another_origin_is_refused_even_with_the_token(
+    live: LiveConsole, origin: str
+) -> None:
+    alert = live.alerts[1]
+    body = {"status": "acknowledged", "comment": "seen"}
+    with closing(sign_in(live.base, "analyst", PASSWORD)) as c:
+        refused = c.post(f"/api/alerts/{alert}/status", json=body, headers={"Origin": origin})
+        assert refused.status_code == 403 and "another site" in refused.text
+        assert c.get(f"/api/alerts/{alert}").json()["status"] == "open"
+        form = c.post("/logout", data={"csrf_token": c.headers["X-CSRF-Token"]},
+                      headers={"Origin": origin})  # fmt: skip
+        assert form.status_code == 403
+        # Reads are not state changes; the page's own origin is accepted.
+        assert c.get("/api/me", headers={"Origin": origin}).status_code == 200
+        ok = c.post(f"/api/alerts/{alert}/status", json=body, headers={"Origin": live.base})
+        assert ok.status_code == 200, ok.text
 
 
 def test_sign_ins_and_failures_are_audited_without_passwords(live: LiveConsole) -> None:
@@ -149,3 +176,7 @@ def test_security_headers(live: LiveConsole) -> None:
         assert r.headers["x-content-type-options"] == "nosniff"
         assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
         assert r.headers["cache-control"] == "no-store"
+        # The same referrer policy on the API and the pages: nothing leaks off-site, and
+        # the console's own posts carry a real Origin (see auth.is_same_origin).
+        assert r.headers["referrer-policy"] == "same-origin"
+        assert c.get("/login").headers["referrer-policy"] == "same-origin"

@@ -57,10 +57,6 @@ def _render(
     )
     answer = templates.TemplateResponse(request, name, values, status_code=code)
     answer.headers["Cache-Control"] = "no-store"
-    # With the app-wide "no-referrer", browsers send "Origin: null" on the form's POST
-    # (Fetch §3.2.5 / §4.1 step "serialize a request origin"), and login.py rightly
-    # refuses a null origin; "same-origin" still tells other sites nothing.
-    answer.headers["Referrer-Policy"] = "same-origin"
     return answer
 
 
