@@ -8,6 +8,7 @@ the page's Content-Security-Policy (no inline styles) does not block them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, timedelta
 from html import escape
 from typing import Any
 
@@ -111,3 +112,54 @@ def split_bar(shares: Sequence[tuple[str, int]], *, width: int = 420, height: in
         for n, c in shares
     )
     return Markup("".join(parts) + f'<div class="legends">{legend}</div>')
+
+
+def columns(
+    rows: Sequence[tuple[str, int]], *, width: int = 420, height: int = 120, colour: str = "#2f6f9f"
+) -> Markup:
+    """One column per (day, count), oldest first, with the first and last day written
+    under the axis: a timeline stays one chart high however many days it spans."""
+    if not rows:
+        return Markup('<p class="muted">nothing to show</p>')
+    top = max(max(c for _, c in rows), 1)
+    axis = height - 16
+    step = width / len(rows)
+    bar = max(step - 2, 1)
+    parts = [
+        f'<svg class="columns" role="img" viewBox="0 0 {width} {height}" width="{width}"'
+        f' height="{height}" aria-label="timeline">'
+    ]
+    for i, (label, count) in enumerate(rows):
+        h = max(round((axis - 14) * count / top), 1 if count else 0)
+        x = round(i * step, 1)
+        parts.append(
+            f'<rect x="{x}" y="{axis - h}" width="{round(bar, 1)}" height="{h}" fill="{colour}">'
+            f"<title>{escape(label)}: {count}</title></rect>"
+        )
+    parts.append(
+        f'<line x1="0" y1="{axis}" x2="{width}" y2="{axis}" stroke="#b0b7bf"/>'
+        f'<text x="0" y="{height - 3}" font-size="11" fill="#555">{escape(rows[0][0])}</text>'
+        f'<text x="{width}" y="{height - 3}" font-size="11" fill="#555"'
+        f' text-anchor="end">{escape(rows[-1][0])}</text>'
+        f'<text x="{width}" y="10" font-size="11" fill="#555" text-anchor="end">'
+        f"peak {top}</text></svg>"
+    )
+    return Markup("".join(parts))
+
+
+def day_series(timeline: list[dict[str, Any]], *, most: int = 400) -> list[tuple[str, int]]:
+    """The campaign's members per day, quiet days in between as 0 (a chart that skipped
+    them would draw a burst where there was a lull); bad rows are left out."""
+    counts: dict[date, int] = {}
+    for row in timeline:
+        try:
+            counts[date.fromisoformat(str(row["day"]))] = int(row["members"])
+        except (KeyError, TypeError, ValueError):
+            continue
+    if not counts:
+        return []
+    first, last = min(counts), max(counts)
+    if (last - first).days >= most:  # a forged far date: show only the recorded days
+        return [(d.isoformat(), n) for d, n in sorted(counts.items())]
+    days = (first + timedelta(days=i) for i in range((last - first).days + 1))
+    return [(d.isoformat(), counts.get(d, 0)) for d in days]

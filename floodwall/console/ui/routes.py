@@ -23,19 +23,22 @@ from floodwall.console.dashboard import technique_url
 from floodwall.console.errors import InputError
 from floodwall.console.roles import Principal, Role
 from floodwall.console.ui import charts
-from floodwall.console.ui.pages_data import PAGE, get_campaign, list_campaigns
+from floodwall.store.campaigns import CampaignStore
 from floodwall.store.quarantine import QuarantineError, QuarantineStore
 from floodwall.store.quarantine_records import STATUSES as QUARANTINE_STATUSES
 
 HERE = Path(__file__).parent
 STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
 LEVELS = ("informational", "low", "medium", "high", "critical")
+PAGE = 50  # alerts per page of the queue
+CAMPAIGNS_SHOWN = 200
+MEMBERS_SHOWN = 200
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals.update(
     sparkline=charts.sparkline, hbars=charts.hbars, split_bar=charts.split_bar,
-    technique_url=technique_url, pairs=charts.pairs,
+    columns=charts.columns, technique_url=technique_url, pairs=charts.pairs,
 )  # fmt: skip
 
 Who = Annotated[Principal | None, Depends(optional_principal)]
@@ -206,15 +209,19 @@ def message_page(request: Request, who: Who, qid: str) -> Response:
 def campaigns_page(request: Request, who: Who) -> Response:
     if who is None:
         return _to_login(request)
-    rows = list_campaigns(context_of(request).store().connection)
-    return _render(request, who, "campaigns.html", items=rows)
+    # The same rows as GET /api/campaigns and ``floodwall campaigns`` (store/campaigns.py).
+    found = CampaignStore(context_of(request).store()).list_campaigns(limit=CAMPAIGNS_SHOWN)
+    return _render(request, who, "campaigns.html", items=found)
 
 
 @router.get("/campaigns/{cid}")
 def campaign_page(request: Request, who: Who, cid: str) -> Response:
     if who is None:
         return _to_login(request)
-    found = get_campaign(context_of(request).store().connection, cid[:100])
+    campaigns = CampaignStore(context_of(request).store())
+    found = campaigns.get(cid[:100])
     if found is None:
         return _render(request, who, "missing.html", code=404, what=f"campaign {cid[:100]}")
-    return _render(request, who, "campaign.html", c=found)
+    members = campaigns.members(found.id, limit=MEMBERS_SHOWN)
+    timeline = charts.day_series(found.timeline)
+    return _render(request, who, "campaign.html", c=found, members=members, timeline=timeline)

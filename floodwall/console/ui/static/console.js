@@ -67,16 +67,24 @@
     const comment = box ? box.value.trim() : "";
     if (!comment) { say("Write a comment first: every status change says why.", true); box?.focus(); return; }
     if (!ids.length) { say("Select one or more alerts first (x or the boxes).", true); return; }
+    // One request per 500 alerts (POST /api/alerts/bulk/status): each alert is still its
+    // own transaction and audit entry on the server, and the answer says per alert.
     let done = 0;
-    for (const id of ids) {
+    const refused = [];
+    for (let i = 0; i < ids.length; i += 500) {
+      let answer;
       try {
-        await post("/api/alerts/" + encodeURIComponent(id) + "/status", { status, comment });
+        answer = await post("/api/alerts/bulk/status", { ids: ids.slice(i, i + 500), status, comment });
+      } catch (err) { say("Refused: " + err.message, true); return; }
+      for (const [id, result] of Object.entries(answer.results || {})) {
+        if (result !== "changed") { refused.push(id.slice(0, 8) + ": " + result); continue; }
         done += 1;
         const row = rows.find((r) => r.dataset.id === id);
         if (row) row.querySelector(".status").textContent = status;
-      } catch (err) { say("Alert " + id.slice(0, 8) + ": " + err.message, true); }
+      }
     }
-    if (done) say(done + " alert(s) now " + status.replace("_", " "));
+    if (refused.length) say(refused.length + " not changed (" + refused.slice(0, 3).join("; ") + ")", true);
+    else if (done) say(done + " alert(s) now " + status.replace("_", " "));
     const single = document.getElementById("alert-status");
     if (single && done) window.location.reload();
   }
