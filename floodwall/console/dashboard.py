@@ -49,15 +49,20 @@ _DAY_HOSTS = f"""
      WHERE host IS NOT NULL GROUP BY host ORDER BY 2 DESC, 1 LIMIT :top
 """
 
-# The day's alerts by campaign, entered from the campaign index: only alerts that
-# belong to a campaign are read, usually a small share of the day.
+# The day's alerts and messages by campaign, entered from the campaign indexes
+# (alerts_campaign, messages_campaign): only members of a campaign are read, usually a
+# small share of the day. Phishing campaigns are often mail only, so both count.
 _DAY_CAMPAIGNS = f"""
-    SELECT campaign_id, count(*) FROM alerts INDEXED BY alerts_campaign
-     WHERE campaign_id IS NOT NULL
-       AND ((timestamp >= :start AND timestamp < :end)
-            OR (created >= :start AND created < :end
-                AND (timestamp IS NULL OR timestamp NOT GLOB '{_ISO_DAY}')))
-     GROUP BY campaign_id ORDER BY 2 DESC, 1 LIMIT :top
+    SELECT campaign_id, sum(a), sum(m) FROM (
+        SELECT campaign_id, 1 AS a, 0 AS m FROM alerts INDEXED BY alerts_campaign
+         WHERE campaign_id IS NOT NULL
+           AND ((timestamp >= :start AND timestamp < :end)
+                OR (created >= :start AND created < :end
+                    AND (timestamp IS NULL OR timestamp NOT GLOB '{_ISO_DAY}')))
+        UNION ALL
+        SELECT campaign_id, 0, 1 FROM messages INDEXED BY messages_campaign
+         WHERE campaign_id IS NOT NULL AND scanned >= :start AND scanned < :end)
+     GROUP BY campaign_id ORDER BY sum(a) + sum(m) DESC, 1 LIMIT :top
 """
 
 # Recipients of the day's mail that was not simply accepted, from the addresses that
@@ -99,7 +104,7 @@ class Dashboard:
     trend: tuple[DayTotals, ...]  # oldest first, ending on ``day``
     techniques: tuple[TechniqueRow, ...]
     hosts: tuple[tuple[str, int], ...]  # (host, alerts)
-    campaigns: tuple[tuple[str, int], ...]  # (campaign id, alerts)
+    campaigns: tuple[tuple[str, int, int], ...]  # (campaign id, alerts, messages)
     recipients: tuple[tuple[str, int], ...]  # (address, messages)
     intake: tuple[IntakeRow, ...]
 
@@ -121,7 +126,7 @@ class Dashboard:
             ],
             "top": {
                 "hosts": [{"key": k, "alerts": n} for k, n in self.hosts],
-                "campaigns": [{"key": k, "alerts": n} for k, n in self.campaigns],
+                "campaigns": [{"key": k, "alerts": a, "messages": m} for k, a, m in self.campaigns],
                 "recipients": [{"key": k, "messages": n} for k, n in self.recipients],
                 "techniques": [
                     {"key": t.id, "name": t.name, "url": t.url, "seen": t.seen}
@@ -163,7 +168,10 @@ def top_lists(conn: sqlite3.Connection, day: date, *, top: int = TOP) -> dict[st
     p = {"start": day.isoformat(), "end": (day + timedelta(days=1)).isoformat(), "top": top}
     return {
         "hosts": [{"key": k, "alerts": int(n)} for k, n in conn.execute(_DAY_HOSTS, p)],
-        "campaigns": [{"key": k, "alerts": int(n)} for k, n in conn.execute(_DAY_CAMPAIGNS, p)],
+        "campaigns": [
+            {"key": k, "alerts": int(a), "messages": int(m)}
+            for k, a, m in conn.execute(_DAY_CAMPAIGNS, p)
+        ],
         "recipients": [{"key": k, "messages": int(n)} for k, n in conn.execute(_DAY_RECIPIENTS, p)],
     }
 
@@ -253,7 +261,9 @@ def load_dashboard(
         trend=tuple(trend),
         techniques=techniques,
         hosts=_pairs(tops["hosts"], "alerts"),
-        campaigns=_pairs(tops["campaigns"], "alerts"),
+        campaigns=tuple(
+            (str(r["key"]), int(r["alerts"]), int(r["messages"])) for r in tops["campaigns"]
+        ),
         recipients=_pairs(tops["recipients"], "messages"),
         intake=intake,
     )

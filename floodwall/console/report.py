@@ -31,7 +31,7 @@ class DayReport:
     figures: DayFigures
     trend: tuple[DayTotals, ...]  # oldest first
     technique_names: dict[str, str]
-    campaigns: tuple[tuple[str, int], ...]
+    campaigns: tuple[tuple[str, int, int], ...]  # (id, alerts, messages)
     hosts: tuple[tuple[str, int], ...]
 
 
@@ -83,7 +83,8 @@ def sections(r: DayReport) -> list[tuple[str, list[str], list[list[str]]]]:
         ("Origins", ["origin", *cols[1:]], split(f.by_origin)),
         ("Countries", ["country", *cols[1:]], split(f.by_country[:TOP])),
         ("Techniques (ATT&CK)", ["id", "name", "seen", "got through"], techniques),
-        ("Top campaigns", ["campaign", "alerts"], [[c, str(n)] for c, n in r.campaigns]),
+        ("Top campaigns", ["campaign", "alerts", "messages"],
+         [[c, str(a), str(m)] for c, a, m in r.campaigns]),
         ("What got through: by source", ["source", *cols[1:]], split(f.by_source)),
         ("What got through: by country", ["country", "got through"],
          [[s.key, str(s.got_through)] for s in through]),

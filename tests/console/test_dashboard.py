@@ -42,7 +42,7 @@ def test_event_day_first_then_stored_day(store: Store) -> None:
         {"key": "syslog-time", "alerts": 1},
         {"key": "undated", "alerts": 1},
     ]
-    assert tops["campaigns"] == [{"key": "C1", "alerts": 2}]
+    assert tops["campaigns"] == [{"key": "C1", "alerts": 2, "messages": 0}]
     assert top_lists(store.connection, date(2026, 11, 19))["hosts"] == [
         {"key": "yesterday", "alerts": 1}
     ]
@@ -64,6 +64,11 @@ def test_recipients_of_mail_not_simply_accepted(store: Store) -> None:
             [("a" * 64, "cfo@example.org"), ("b" * 64, "all@example.org"),
              ("c" * 64, "cfo@example.org"), ("c" * 64, "it@example.org")],
         )  # fmt: skip
+    with store.write() as conn:  # mail-only campaigns count in the top list too
+        conn.execute("UPDATE messages SET campaign_id = 'M1' WHERE id IN ('m0', 'm3')")
+    assert top_lists(store.connection, DAY)["campaigns"] == [
+        {"key": "M1", "alerts": 0, "messages": 2}
+    ]
     assert top_lists(store.connection, DAY)["recipients"] == [
         {"key": "cfo@example.org", "messages": 3},
         {"key": "it@example.org", "messages": 1},

@@ -124,7 +124,7 @@ def columns(
     top = max(max(c for _, c in rows), 1)
     axis = height - 16
     step = width / len(rows)
-    bar = max(step - 2, 1)
+    bar = min(max(step - 2, 1), 28)  # a short timeline keeps narrow columns
     parts = [
         f'<svg class="columns" role="img" viewBox="0 0 {width} {height}" width="{width}"'
         f' height="{height}" aria-label="timeline">'

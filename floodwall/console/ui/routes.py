@@ -19,7 +19,7 @@ from fastapi.templating import Jinja2Templates
 
 from floodwall.console import alert_query
 from floodwall.console.auth import context_of, optional_principal
-from floodwall.console.dashboard import technique_url
+from floodwall.console.dashboard import technique_names, technique_url
 from floodwall.console.errors import InputError
 from floodwall.console.roles import Principal, Role
 from floodwall.console.ui import charts
@@ -38,7 +38,8 @@ router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals.update(
     sparkline=charts.sparkline, hbars=charts.hbars, split_bar=charts.split_bar,
-    columns=charts.columns, technique_url=technique_url, pairs=charts.pairs,
+    columns=charts.columns, technique_url=technique_url, technique_names=technique_names,
+    pairs=charts.pairs,
 )  # fmt: skip
 
 Who = Annotated[Principal | None, Depends(optional_principal)]

@@ -82,9 +82,12 @@ def fill(data: Path) -> list[str]:
     assert done.returncode in (0, 1), done.stderr
     mails = [str(SAMPLES / "detect" / "mail" / name / "sample.eml") for name in ATTACKS]
     if PHISHING.is_dir():
-        mails += [str(p) for p in sorted(PHISHING.glob("*.eml"))[:6]]
+        # 60 real phishing mails: enough for campaigns to form (shared senders, hosts).
+        mails += [str(p) for p in sorted(PHISHING.glob("*.eml"))[:60]]
     done = floodwall("mail", "scan", "--data", str(data), "--format", "jsonl", *mails)
     assert done.returncode in (0, 1), done.stderr
+    done = floodwall("campaigns", "build", "--data", str(data))  # as the demo does
+    assert done.returncode == 0, done.stderr
     detectors = build_detectors(Settings(data_dir=data), None)
     policy = Policy.load(None)
     held: list[str] = []
@@ -236,6 +239,22 @@ def test_filter_and_acknowledge_an_alert(browser: Any, console: dict[str, Any]) 
     shot(page, "alert")
     page.goto(f"{console['base']}/alerts?status=acknowledged")
     assert page.locator(f"tr[data-id='{first_id}']").count() == 1
+    # Bulk: two ticked alerts change in one request to the bulk endpoint.
+    page.goto(f"{console['base']}/alerts?status=open")
+    picked = [page.locator("#queue tbody tr[data-id]").nth(i) for i in range(2)]
+    ids = [row.get_attribute("data-id") for row in picked]
+    for row in picked:
+        row.locator("input.pick").check()
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    page.fill("#bulk-comment", "lab noise")
+    page.click("#bulk button[data-status=false_positive]")
+    page.wait_for_function(
+        "ids => ids.every(id => document.querySelector(`tr[data-id='${id}'] td.status`)"
+        ".textContent === 'false_positive')",
+        arg=ids,
+    )
+    assert posts == [f"{console['base']}/api/alerts/bulk/status"]
     assert page.errors == []
 
 
@@ -285,6 +304,18 @@ def test_viewer_cannot_release(browser: Any, console: dict[str, Any]) -> None:
     shot(page, "message-viewer")
     page.goto(f"{console['base']}/campaigns")
     shot(page, "campaigns")
+    with open_store(console["data"]) as store:
+        built = store.connection.execute(
+            "SELECT id, alert_count + message_count FROM campaigns ORDER BY last_seen DESC, id"
+        ).fetchall()
+    assert page.locator("#campaigns tbody tr[data-href]").count() == len(built)
+    if not PHISHING.is_dir():
+        pytest.skip("no campaigns form without the phishing corpus (../shared/data)")
+    assert built, "60 phishing mails formed no campaign"
+    page.click(f"#campaigns a[href='/campaigns/{built[0][0]}']")
+    assert page.locator("#shared-keys tbody tr").count() >= 1
+    assert page.locator("#members tbody tr").count() == min(built[0][1], 200)
+    shot(page, "campaign")
     # No bulk actions for a viewer in the queue either.
     page.goto(f"{console['base']}/alerts")
     assert page.locator("#bulk").count() == 0
