@@ -119,38 +119,38 @@ def run_scan(args: argparse.Namespace) -> int:
     store = None if args.no_store else open_store(settings.data_dir)
     messages = MessageStore(store) if store is not None else None
     campaign_keys = MessageKeyRecorder(store, settings) if store is not None else None
-    pending: list[ScanResult] = []
-    pending_ctx: list[Mapping[str, Any]] = []
     progress = Progress(
         SpinnerColumn(), TextColumn("[bold]scanning[/] {task.completed:,} messages"),
         TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal,
     )  # fmt: skip
+    batch: list[ScanResult] = []
+
+    def flush() -> None:
+        """Report and store a batch: origins are looked up for the whole batch at once
+        (one vectorized GeoIP/ASN search instead of one per message)."""
+        contexts = enricher.for_addresses([mail_source_ip(r.message) for r in batch])
+        for result, context in zip(batch, contexts, strict=True):
+            _report(result, context, args.format, encoder, verdicts, symbols, rows)
+            if archive is not None:
+                m = result.message
+                ref = f"{m.origin.path}#{m.origin.record_id}"
+                archive.add("mail", [(now_stamp(), "", ref, message_observables(m))])
+        if messages is not None:
+            messages.add(batch, contexts=contexts)  # one write transaction per batch
+        if campaign_keys is not None:  # links, attachments, TLSH
+            campaign_keys.add(batch)
+        batch.clear()
+
     try:
         with progress:
             task = progress.add_task("scan", total=None)
             for path, source in inputs:
                 for raw in source.read(path, intake):
-                    result = scan_message(parse_message(raw), detectors, policy)
-                    (context,) = enricher.for_addresses([mail_source_ip(result.message)])
-                    _report(result, context, args.format, encoder, verdicts, symbols, rows)
+                    batch.append(scan_message(parse_message(raw), detectors, policy))
                     progress.advance(task)
-                    if archive is not None:
-                        m = result.message
-                        ref = f"{m.origin.path}#{m.origin.record_id}"
-                        archive.add("mail", [(now_stamp(), "", ref, message_observables(m))])
-                    if messages is not None:
-                        pending.append(result)
-                        pending_ctx.append(context)
-                        if len(pending) >= 500:  # one write transaction per batch
-                            messages.add(pending, contexts=pending_ctx)
-                            if campaign_keys is not None:  # links, attachments, TLSH
-                                campaign_keys.add(pending)
-                            pending.clear()
-                            pending_ctx.clear()
-            if messages is not None:
-                messages.add(pending, contexts=pending_ctx)
-            if campaign_keys is not None:
-                campaign_keys.add(pending)
+                    if len(batch) >= 256:
+                        flush()
+            flush()
     finally:
         if store is not None:
             store.close()
