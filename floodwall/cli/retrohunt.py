@@ -87,6 +87,7 @@ def retrohunt(
     json_out: bool = False,
 ) -> int:
     """Run, print, and answer the exit code (also called by ``intel import``)."""
+    from floodwall.enrich.intel.inline import origin_context_enricher
     from floodwall.enrich.intel.retrohunt import RetroHuntError
     from floodwall.enrich.intel.retrorun import RetroHuntOptions, run_retrohunt
 
@@ -94,8 +95,13 @@ def retrohunt(
     try:
         options = RetroHuntOptions(memory_limit=memory_limit, threads=threads)
         with open_store(settings.data_dir) as store:
-            report = run_retrohunt(store, archive or archive_root(settings), selection=selection,
-                                   options=options)  # fmt: skip
+            report = run_retrohunt(
+                store,
+                archive or archive_root(settings),
+                selection=selection,
+                options=options,
+                contexts=origin_context_enricher(settings).for_addresses,
+            )
     except (RetroHuntError, ValueError) as exc:
         err.print(f"[red]floodwall intel retrohunt:[/] {escape(str(exc))}")
         return 2

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,14 +50,17 @@ _WL_KIND = {"ip": "ip", "cidr": "cidr", "domain": "domain", "url": "url", "email
 _COLUMNS = (
     "id", "hunt_id", "created", "timestamp", "host", "level", "severity", "rule_id",
     "rule_title", "rule_author", "rule_link", "attack", "source_path", "record_id", "finding",
-    "source_ip", "origin", "origin_reason", "enrichment", "retrospective",
+    "source_ip", "country", "asn", "as_org", "origin", "origin_reason", "enrichment",
+    "retrospective",
 )  # fmt: skip
 _UPSERT = (
     f"INSERT INTO alerts ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
     "ON CONFLICT (id) DO UPDATE SET timestamp = excluded.timestamp, host = excluded.host, "
     "level = excluded.level, severity = excluded.severity, rule_title = excluded.rule_title, "
     "source_path = excluded.source_path, record_id = excluded.record_id, "
-    "finding = excluded.finding, enrichment = excluded.enrichment, retrospective = 1"
+    "finding = excluded.finding, enrichment = excluded.enrichment, country = excluded.country, "
+    "asn = excluded.asn, as_org = excluded.as_org, origin = excluded.origin, "
+    "origin_reason = excluded.origin_reason, retrospective = 1"
 )
 
 
@@ -175,28 +178,48 @@ def retro_finding(hit: RetroHit) -> Finding:
     )
 
 
-def _row(hit: RetroHit, created: str) -> tuple[Any, ...]:
+#: The enrich stage's origin look-up (``AlertContextEnricher.for_addresses``).
+Contexts = Callable[[Sequence[str | None]], Sequence[Mapping[str, Any]]]
+
+
+def _row(hit: RetroHit, created: str, context: Mapping[str, Any] | None) -> tuple[Any, ...]:
     finding = retro_finding(hit)
     event = finding.event
     assert event is not None
     evidence = dict(finding.evidence)
-    enrichment = {"retrohunt": evidence, "intel": {k: evidence[k] for k in (
+    enrichment: dict[str, Any] = {"retrohunt": evidence, "intel": {k: evidence[k] for k in (
         "indicator", "indicator_type", "sources", "confidence")}}  # fmt: skip
+    source = dict((context or {}).get("source") or {})
+    origin = dict((context or {}).get("origin") or {})
+    if context:
+        enrichment.update(context)
+    geo, asys = source.get("geo") or {}, source.get("as") or {}
     return (
         retro_alert_id(hit), None, created, hit.first_seen, event.host_name,
         finding.severity.label, int(finding.severity), finding.id, finding.title, "", "",
         "[]", event.origin.path or None, event.origin.record_id or None,
-        finding_to_json(finding), event.source_ip, "unknown",
-        "retro-hunt: origin not looked up", json.dumps(enrichment), 1,
+        finding_to_json(finding), event.source_ip, geo.get("country_iso_code") or None,
+        asys.get("number") or None, (asys.get("organization") or {}).get("name") or None,
+        origin.get("class") or "unknown",
+        origin.get("reason") or "retro-hunt: origin not looked up", json.dumps(enrichment), 1,
     )  # fmt: skip
 
 
-def store_alerts(store: Store, hits: Sequence[RetroHit], batch: int = 2000) -> tuple[int, int]:
-    """Upsert one alert per hit; returns (new, updated)."""
+def store_alerts(
+    store: Store, hits: Sequence[RetroHit], batch: int = 2000, contexts: Contexts | None = None
+) -> tuple[int, int]:
+    """Upsert one alert per hit, with the origin of its address when ``contexts`` is
+    given (the same enrichment as an alert in line); returns (new, updated)."""
     created = datetime.now(UTC).isoformat(timespec="microseconds")
     new = updated = 0
     for start in range(0, len(hits), batch):
-        rows = [_row(h, created) for h in hits[start : start + batch]]
+        part = hits[start : start + batch]
+        found: Sequence[Mapping[str, Any] | None] = (
+            contexts([h.value if h.kind == "ip" else None for h in part])
+            if contexts is not None
+            else [None] * len(part)
+        )
+        rows = [_row(h, created, c) for h, c in zip(part, found, strict=True)]
         ids = [r[0] for r in rows]
         with store.write() as conn:
             marks = ", ".join("?" * len(ids))
@@ -217,6 +240,7 @@ def run_retrohunt(
     options: RetroHuntOptions | None = None,
     suffixes: PublicSuffixes | None = None,
     warninglists: Callable[[], WarninglistIndex | None] | None = None,
+    contexts: Contexts | None = None,
 ) -> RetroHuntReport:
     """Search, filter and store; ``warninglists`` is called once, only when there are hits
     (indexing the bundled lists takes about a second). Without it, the bundled lists."""
@@ -238,7 +262,7 @@ def run_retrohunt(
                 suppressed.append((hit, names))
             else:
                 alerted.append(hit)
-    new, updated = store_alerts(store, alerted)
+    new, updated = store_alerts(store, alerted, contexts=contexts)
     return RetroHuntReport(
         rows=search.rows, files=search.files, indicators=search.indicators,
         hits=tuple(alerted), suppressed=tuple(suppressed), alerts_new=new,

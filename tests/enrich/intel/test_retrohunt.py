@@ -282,3 +282,33 @@ def test_a_damaged_archive_file_is_a_clear_error(
     IntelStore(store).add([ind("ip", "45.155.205.5")], now=T0)
     with pytest.raises(RetroHuntError, match="archive not searched"):
         hunt(store, root, suffixes, warninglists)
+
+
+def test_retrospective_alert_carries_the_origin_of_its_address(
+    store: Store, root: Path, suffixes: PublicSuffixes, warninglists: WarninglistIndex
+) -> None:
+    from floodwall.enrich.context import AlertContextEnricher
+    from floodwall.enrich.geoip import GeoIPEnricher, load_geo_data
+    from floodwall.enrich.origin import OriginEnricher
+    from floodwall.settings import bundled_data
+
+    geo = GeoIPEnricher(load_geo_data(bundled_data() / "geo"))
+    context = AlertContextEnricher(OriginEnricher(geo, home_country="DE", hosting_asns={}))
+    archive(
+        root,
+        ("2026-01-15T09:30:00Z", "pc1", "ip", "95.108.213.1"),  # Yandex, RU: on no warninglist
+        ("2026-01-15T09:31:00Z", "pc1", "domain", "evil.example"),
+    )
+    IntelStore(store).add([ind("ip", "95.108.213.1"), ind("domain", "evil.example")], now=T0)
+    report = run_retrohunt(
+        store, root, selection=IndicatorSelection(), suffixes=suffixes,
+        warninglists=lambda: warninglists, contexts=context.for_addresses,
+    )  # fmt: skip
+    assert report.alerts_new == 2
+    rows = store.connection.execute(
+        "SELECT rule_id, source_ip, country, asn, origin FROM alerts ORDER BY rule_id"
+    ).fetchall()
+    assert [tuple(r) for r in rows] == [
+        ("intel.domain", None, None, None, "unknown"),
+        ("intel.ip", "95.108.213.1", "RU", 13238, "abroad"),
+    ]
