@@ -161,6 +161,12 @@ def main() -> int:
     data: Path = args.data.resolve()
     data.mkdir(parents=True, exist_ok=True)
 
+    config = data / "floodwall.toml"
+    if not config.exists():
+        # Origins are domestic or abroad only against a home country: the demo says
+        # Germany (change it here, or in your own data directory's floodwall.toml).
+        config.write_text('[origin]\nhome_country = "DE"\n', encoding="utf-8")
+        print(f"home country for the demo: DE ({config})")
     print("1/3 hunting the bundled attack logs ...", flush=True)
     floodwall(data, "hunt", "--format", "jsonl", "--min-level", "low",
               str(ROOT / "floodwall" / "data" / "samples" / "logs"))  # fmt: skip
