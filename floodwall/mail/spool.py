@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from floodwall.respond.policy import Symbol, Verdict
+from floodwall.store.durable import fsync_dir, write_all, write_durably
 
 __all__ = [
     "Spool",
@@ -189,20 +190,6 @@ def parse_spool_file(data: bytes) -> SpoolEntry:
     return SpoolEntry(env, raw, _state(data[start + env.size :]))
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
 class Spool:
     """The spool folder. Thread-safe: each method works on its own file descriptors."""
 
@@ -237,7 +224,7 @@ class Spool:
         for folder in (self.root, self.tmp, self.queue, self.failed, self.damaged):
             if not folder.is_dir():
                 folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-                _fsync_dir(folder.parent)
+                fsync_dir(folder.parent)
 
     def _file(self, sid: str) -> Path:
         if not is_spool_id(sid):  # ids name files: nothing else may reach the file system
@@ -246,22 +233,7 @@ class Spool:
 
     def write(self, env: SpoolEnvelope, raw: bytes) -> None:
         """Make the message durable in ``queue/``; raises OSError when it cannot be."""
-        final = self._file(env.id)
-        temp = self.tmp / env.id
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            _write_all(fd, _MAGIC + _header(env))
-            _write_all(fd, raw)
-            os.fsync(fd)
-        except BaseException:
-            os.close(fd)
-            with contextlib.suppress(OSError):
-                temp.unlink()
-            raise
-        os.close(fd)
-        os.rename(temp, final)
-        # The rename is only durable once the directory holding the new name is synced.
-        _fsync_dir(self.queue)
+        write_durably(self.tmp / env.id, self._file(env.id), _MAGIC + _header(env), raw)
 
     def read(self, sid: str) -> SpoolEntry:
         """The entry of ``sid`` as on disk now."""
@@ -272,7 +244,7 @@ class Spool:
         line = b"\n" + json.dumps(mark, ensure_ascii=True).encode("ascii") + b"\n"
         fd = os.open(self._file(sid), os.O_WRONLY | os.O_APPEND)
         try:
-            _write_all(fd, line)
+            write_all(fd, line)
             if sync:
                 os.fdatasync(fd)  # the file exists already: its name needs no dir sync
         finally:
@@ -287,8 +259,8 @@ class Spool:
         """Move a message the next hop refused for good to ``failed/``, durably."""
         target = self.failed / sid
         os.rename(self._file(sid), target)
-        _fsync_dir(self.failed)
-        _fsync_dir(self.queue)
+        fsync_dir(self.failed)
+        fsync_dir(self.queue)
         return target
 
     def queued(self) -> list[str]:
@@ -316,5 +288,5 @@ class Spool:
                 with contextlib.suppress(OSError):
                     os.rename(self.queue / sid, self.damaged / sid)
         if notes:
-            _fsync_dir(self.damaged)
+            fsync_dir(self.damaged)
         return entries, notes

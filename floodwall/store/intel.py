@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -25,6 +24,13 @@ from floodwall.enrich.intel.normalize import NormalizeError, normalize_domain, s
 from floodwall.enrich.intel.tables import IndicatorTables
 from floodwall.enrich.intel.warninglists import WarninglistIndex
 from floodwall.store.db import Store
+from floodwall.store.intel_records import (
+    ImportCounts,
+    IndicatorRecord,
+    IntelStats,
+    iso,
+    records_of,
+)
 
 BATCH = 50_000
 _STAGE = """
@@ -59,17 +65,6 @@ FROM intel_indicators i JOIN intel_sources s ON s.indicator_id = i.id
 
 
 @lru_cache(maxsize=4096)
-def iso(moment: datetime | None) -> str | None:
-    """ISO 8601 UTC with ``Z``, second precision: sortable as text in SQLite.
-
-    Cached: a feed gives most of its entries the same few dates.
-    """
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@lru_cache(maxsize=4096)
 def _json_tags(tags: tuple[str, ...]) -> str:
     return json.dumps(list(tags))
 
@@ -77,64 +72,6 @@ def _json_tags(tags: tuple[str, ...]) -> str:
 def _text(value: str) -> str:
     # Lone surrogates (undecodable input) cannot be stored as TEXT.
     return value if value.isascii() else value.encode("utf-8", "replace").decode("utf-8")
-
-
-@dataclass(frozen=True, slots=True)
-class SourceRecord:
-    """What one source says about an indicator."""
-
-    source: str
-    confidence: int
-    first_seen: str | None
-    last_seen: str | None
-    valid_until: str | None
-    tags: tuple[str, ...]
-    comment: str
-    origin_id: str
-    origin_info: str
-    imported: str
-    updated: str
-
-
-@dataclass(frozen=True, slots=True)
-class IndicatorRecord:
-    """A stored indicator with every source that names it."""
-
-    type: IndicatorType
-    value: str
-    suppressed_by: tuple[str, ...]
-    created: str
-    sources: tuple[SourceRecord, ...]
-
-    @property
-    def confidence(self) -> int:
-        """The highest confidence among the sources."""
-        return max((s.confidence for s in self.sources), default=0)
-
-
-@dataclass(frozen=True, slots=True)
-class ImportCounts:
-    """What one ``add`` did. ``imported``: new (value, source) pairs; ``updated``: pairs
-    the source had given before; ``duplicates``: repeats within this import."""
-
-    received: int = 0
-    new_values: int = 0
-    imported: int = 0
-    updated: int = 0
-    duplicates: int = 0
-    suppressed: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class IntelStats:
-    """Counts over the whole intel store."""
-
-    indicators: int
-    links: int
-    suppressed: int
-    expired: int
-    by_type: dict[str, int] = field(default_factory=dict)
-    by_source: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def _merge(old: list[Any], ind: Indicator) -> None:
@@ -316,7 +253,7 @@ class IntelStore:
             ids += " WHERE " + " AND ".join(where)
         ids += " ORDER BY id" + (f" LIMIT {int(limit)}" if limit is not None else "")
         sql = f"{_SELECT} WHERE i.id IN ({ids}) ORDER BY i.id, s.source"
-        yield from _records(self._store.connection.execute(sql, args))
+        yield from records_of(self._store.connection.execute(sql, args))
 
     def find(self, value: str) -> list[IndicatorRecord]:
         """Every indicator that names ``value``: the value itself and, for an address, the
@@ -342,7 +279,7 @@ class IntelStore:
             cur = conn.execute(
                 f"{_SELECT} WHERE i.type = ? AND i.value = ? ORDER BY s.source", (t, v)
             )
-            found.extend(_records(cur))
+            found.extend(records_of(cur))
         return found
 
     def stats(self, now: datetime | None = None) -> IntelStats:
@@ -431,34 +368,3 @@ def _key_of(value: str) -> tuple[IndicatorType, str] | None:
             return "domain", normalize_domain(value)
         except NormalizeError:
             return None
-
-
-def _records(cur: Iterable[Sequence[Any]]) -> Iterator[IndicatorRecord]:
-    """Group joined (indicator, source) rows, ordered by indicator, into records."""
-    current: int | None = None
-    head: Sequence[Any] = ()
-    sources: list[SourceRecord] = []
-    for row in cur:
-        if row[0] != current:
-            if current is not None:
-                yield _record(head, sources)
-            current, head, sources = row[0], row, []
-        sources.append(
-            SourceRecord(
-                source=row[5], confidence=row[6], first_seen=row[7], last_seen=row[8],
-                valid_until=row[9], tags=tuple(json.loads(row[10])), comment=row[11],
-                origin_id=row[12], origin_info=row[13], imported=row[14], updated=row[15],
-            )
-        )  # fmt: skip
-    if current is not None:
-        yield _record(head, sources)
-
-
-def _record(head: Sequence[Any], sources: list[SourceRecord]) -> IndicatorRecord:
-    return IndicatorRecord(
-        type=head[1],
-        value=head[2],
-        suppressed_by=tuple(json.loads(head[3])),
-        created=head[4],
-        sources=tuple(sources),
-    )

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from floodwall.mail.scan import ScanResult, result_object
 from floodwall.store.db import Store
+from floodwall.store.durable import fsync_dir, write_durably
 from floodwall.store.quarantine_records import (
     AUDIT_ACTIONS,
     COLUMNS,
@@ -41,7 +42,6 @@ from floodwall.store.quarantine_records import (
     check_id,
     clean_text,
     decode_row,
-    fsync_dir,
     is_quarantine_id,
     new_id,
     now_iso,
@@ -157,19 +157,7 @@ class QuarantineStore:
             folder.mkdir(mode=0o700, exist_ok=True)
         # A racing process may have created the day folder without its fsync yet done:
         # the root is synced every time, not only by whoever created the folder.
-        temp = folder / f".{final.name}.tmp"
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "wb", closefd=False) as out:
-                out.write(data)
-            os.fsync(fd)
-        except BaseException:
-            os.close(fd)
-            temp.unlink(missing_ok=True)
-            raise
-        os.close(fd)
-        os.replace(temp, final)
-        fsync_dir(folder)
+        write_durably(folder / f".{final.name}.tmp", final, data)
         fsync_dir(self._root)
 
     def _path(self, relative: str) -> Path:

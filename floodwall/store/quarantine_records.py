@@ -12,7 +12,6 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from floodwall.respond.policy import Symbol
@@ -119,14 +118,6 @@ def required_reason(reason: str) -> str:
     if not reason.strip():
         raise ValueError("a reason is required")
     return clean_text(reason.strip(), MAX_TEXT)
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 COLUMNS = (

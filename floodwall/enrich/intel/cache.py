@@ -32,7 +32,8 @@ from floodwall.enrich.intel.matcher import (
 from floodwall.enrich.intel.suffixes import PublicSuffixes
 from floodwall.enrich.intel.tables import IndicatorTables
 from floodwall.enrich.intel.warninglists import WarninglistIndex
-from floodwall.store.intel import IntelStore, iso
+from floodwall.store.intel import IntelStore
+from floodwall.store.intel_records import iso
 
 FORMAT = 1
 _SEP = "\x1f"  # ASCII unit separator: no normalized value contains it

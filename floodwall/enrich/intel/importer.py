@@ -14,7 +14,8 @@ from pathlib import Path
 from floodwall.enrich.intel.feeds import FeedOptions, default_source, detect_format, read_feed
 from floodwall.enrich.intel.indicator import FeedError, FeedItem, Indicator, SkipTally
 from floodwall.enrich.intel.warninglists import WarninglistIndex
-from floodwall.store.intel import ImportCounts, IntelStore
+from floodwall.store.intel import IntelStore
+from floodwall.store.intel_records import ImportCounts
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,8 @@ from floodwall.enrich.intel.normalize import NormalizeError, normalize_domain, n
 if TYPE_CHECKING:
     from floodwall.enrich.intel.warninglists import WarninglistIndex
     from floodwall.enrich.origin import OriginEnricher
-    from floodwall.store.intel import IndicatorRecord, IntelStore
+    from floodwall.store.intel import IntelStore
+    from floodwall.store.intel_records import IndicatorRecord
 
 
 def record_object(rec: IndicatorRecord) -> dict[str, Any]:
