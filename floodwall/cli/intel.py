@@ -24,11 +24,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from floodwall.detect.mail.domains import unicode_host
 from floodwall.enrich.intel.feeds import FeedOptions
 from floodwall.enrich.intel.importer import PathReport, import_path
 from floodwall.enrich.intel.indicator import INDICATOR_TYPES
 from floodwall.enrich.intel.lookup import record_object
-from floodwall.enrich.intel.normalize import unicode_domain
 from floodwall.enrich.intel.suffixes import PublicSuffixes
 from floodwall.enrich.intel.warninglists import WarninglistError, WarninglistIndex
 from floodwall.settings import Settings, bundled_data
@@ -207,7 +207,7 @@ def run_list(args: argparse.Namespace) -> int:
                 break
             value = rec.value
             if rec.type == "domain" and "xn--" in value:
-                value = f"{value} ({unicode_domain(value)})"
+                value = f"{value} ({unicode_host(value)})"
             firsts = [s.first_seen for s in rec.sources if s.first_seen]
             lasts = [s.last_seen for s in rec.sources if s.last_seen]
             expiry = [s.valid_until or "never" for s in rec.sources]

@@ -84,9 +84,14 @@ def match_evidence(m: IntelMatch) -> dict[str, object]:
     }
 
 
+def finding_type(indicator_type: str) -> str:
+    """The ``<type>`` of an ``intel.<type>`` finding: the three digests are one ``hash``."""
+    return _ID_TYPE.get(indicator_type, indicator_type)
+
+
 def event_finding(m: IntelMatch, event: Event | None) -> Finding:
     """The finding of one match on a log event: ``intel.<indicator type>``."""
-    itype = _ID_TYPE.get(m.indicator_type, m.indicator_type)
+    itype = finding_type(m.indicator_type)
     return Finding(
         id=f"intel.{itype}",
         title=f"Threat intel: known-bad {_LABEL.get(m.indicator_type, m.indicator_type)}",

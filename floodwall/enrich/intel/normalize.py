@@ -5,7 +5,7 @@ and an event) compares equal as a plain string.
   (``::ffff:1.2.3.4``, RFC 4291 §2.5.5.2) becomes the IPv4 address it carries.
 - CIDRs: the network address and prefix; host bits are cleared; a /32 (/128) is an IP.
 - Domains: lowercase ASCII, no trailing dot, Unicode labels IDNA-encoded (``xn--``, RFC
-  5891); ``unicode_domain`` turns them back for display.
+  5891); ``floodwall.detect.mail.domains.unicode_host`` turns them back for display.
 - URLs: RFC 3986 §6.2.2 syntax-based normalization (lowercase scheme and host, uppercase
   percent-encoding hex, unreserved characters decoded, dot segments removed) and §6.2.3
   scheme-based normalization (default port dropped, empty path is ``/``). The fragment is
@@ -18,7 +18,6 @@ and an event) compares equal as a plain string.
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import re
 import socket
@@ -133,17 +132,6 @@ def normalize_domain(value: str) -> str:
     if labels[-1].isdigit():
         raise NormalizeError("not a domain (numeric top-level label)")
     return value
-
-
-def unicode_domain(value: str) -> str:
-    """``value`` with its ``xn--`` labels decoded for display (RFC 3492); bad labels stay."""
-    labels = []
-    for label in value.split("."):
-        if label.startswith("xn--"):
-            with contextlib.suppress(UnicodeError):
-                label = label.encode("ascii").decode("idna")
-        labels.append(label)
-    return ".".join(labels)
 
 
 def _fix_percent(text: str) -> str:

@@ -24,9 +24,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from floodwall.enrich.intel.inline import bundled_suffixes, intel_severity
+from floodwall.enrich.intel.indicator import IndicatorType
+from floodwall.enrich.intel.inline import bundled_suffixes, finding_type, intel_severity
 from floodwall.enrich.intel.retrohunt import RetroHit, RetroHunter, RetroIndicator
 from floodwall.enrich.intel.suffixes import PublicSuffixes
 from floodwall.enrich.intel.warninglists import WarninglistIndex
@@ -44,9 +45,6 @@ __all__ = [
     "run_retrohunt",
 ]
 
-_ID_TYPE = {"md5": "hash", "sha1": "hash", "sha256": "hash"}
-_WL_KIND = {"ip": "ip", "cidr": "cidr", "domain": "domain", "url": "url", "email": "email",
-            "md5": "md5", "sha1": "sha1", "sha256": "sha256"}  # fmt: skip
 _COLUMNS = (
     "id", "hunt_id", "created", "timestamp", "host", "level", "severity", "rule_id",
     "rule_title", "rule_author", "rule_link", "attack", "source_path", "record_id", "finding",
@@ -160,7 +158,7 @@ def retro_evidence(hit: RetroHit) -> dict[str, Any]:
 def retro_finding(hit: RetroHit) -> Finding:
     """``intel.<type>`` as in line, about the first sighting."""
     ind = hit.indicator
-    itype = _ID_TYPE.get(ind.type, ind.type)
+    itype = finding_type(ind.type)
     event = Event(
         origin=_origin(hit.refs[0] if hit.refs else ""),
         timestamp=hit.first_seen,
@@ -257,7 +255,7 @@ def run_retrohunt(
     if search.hits:
         index = (warninglists or _bundled_warninglists)()
         for hit in search.hits:
-            names = index.suppressed_by(_WL_KIND[hit.kind], hit.value) if index else ()  # type: ignore[arg-type]
+            names = index.suppressed_by(cast(IndicatorType, hit.kind), hit.value) if index else ()
             if names:
                 suppressed.append((hit, names))
             else:

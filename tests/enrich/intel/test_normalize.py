@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from floodwall.detect.mail.domains import unicode_host
 from floodwall.enrich.intel.normalize import (
     MAX_VALUE,
     NormalizeError,
@@ -16,7 +17,6 @@ from floodwall.enrich.intel.normalize import (
     normalize_url,
     refang,
     sniff,
-    unicode_domain,
 )
 
 IPS = [
@@ -82,8 +82,8 @@ def test_domain_rejects(raw: str) -> None:
 
 
 def test_unicode_domain_round_trip() -> None:
-    assert unicode_domain(normalize_domain("bücher.example")) == "bücher.example"
-    assert unicode_domain("xn--zz-bad.example") == "xn--zz-bad.example"  # bad label kept
+    assert unicode_host(normalize_domain("bücher.example")) == "bücher.example"
+    assert unicode_host("xn--zz-bad.example") == "xn--zz-bad.example"  # bad label kept
 
 
 URLS = [
