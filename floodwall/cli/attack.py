@@ -12,27 +12,22 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from floodwall.cli.args import iso_day
+
 DEFAULT_DAYS = 30
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser("attack", help="ATT&CK: rule coverage, techniques seen, Navigator layer")
     asub = p.add_subparsers(dest="attack_command", metavar="ACTION", required=True)
     cov = asub.add_parser("coverage", help="techniques with rules and techniques seen, per tactic")
-    cov.add_argument("--since", type=_day, metavar="DATE", help=f"first UTC day "
+    cov.add_argument("--since", type=iso_day, metavar="DATE", help=f"first UTC day "
                      f"(default: {DEFAULT_DAYS - 1} days before --until)")  # fmt: skip
-    cov.add_argument("--until", type=_day, metavar="DATE", help="last UTC day (default: today)")
+    cov.add_argument("--until", type=iso_day, metavar="DATE", help="last UTC day (default: today)")
     cov.add_argument("--layer", type=Path, metavar="FILE", help="write a Navigator layer (JSON)")
     cov.add_argument("--format", choices=("table", "json"), default="table")
     cov.add_argument("--data", type=Path, metavar="DIR", help="data directory")

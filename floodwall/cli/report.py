@@ -6,19 +6,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from floodwall.cli.args import iso_day
 from floodwall.settings import Settings
 from floodwall.store.db import open_store
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser("report", help="write the daily report (html, pdf or md)")
-    p.add_argument(
-        "--day", type=date.fromisoformat, metavar="YYYY-MM-DD", help="the UTC day (default: today)"
-    )
+    p.add_argument("--day", type=iso_day, metavar="YYYY-MM-DD", help="the UTC day (default: today)")
     p.add_argument("--format", choices=("html", "pdf", "md"), default="md")
     p.add_argument("--out", type=Path, metavar="FILE", help="write here (default: stdout)")
     p.add_argument("--data", type=Path, metavar="DIR", help="data directory")

@@ -9,23 +9,18 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from floodwall.cli.args import iso_day
 
 TOP = 15  # rows shown per split in the table; --format json has them all
 
 
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
-
-
 def register(sub: Any) -> None:
     p = sub.add_parser("stats", help="the day's attacks: seen, blocked, got through, losses")
-    p.add_argument("--day", type=_day, metavar="YYYY-MM-DD", help="UTC day (default: today)")
+    p.add_argument("--day", type=iso_day, metavar="YYYY-MM-DD", help="UTC day (default: today)")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument("--data", type=Path, metavar="DIR", help="data directory")
     p.add_argument("--home", metavar="CC", help="home country (default: [origin] setting)")
