@@ -120,7 +120,12 @@ def run_build(args: argparse.Namespace) -> int:
     from floodwall.enrich.campaign_keys import load_campaign_keyer
 
     settings = Settings.load(args.data)
-    with open_store(settings.data_dir) as store:
+    err = Console(stderr=True)
+    # A million alerts take a minute or more: say what is going on (terminal only).
+    with (
+        open_store(settings.data_dir) as store,
+        err.status("grouping alerts and mail into campaigns"),
+    ):
         result = CampaignStore(store, load_campaign_keyer(settings)).build(
             since=args.since, window_days=args.window_days
         )

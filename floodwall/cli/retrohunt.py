@@ -94,7 +94,11 @@ def retrohunt(
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         options = RetroHuntOptions(memory_limit=memory_limit, threads=threads)
-        with open_store(settings.data_dir) as store:
+        # The whole archive is read: minutes on a large one. Terminal only.
+        with (
+            open_store(settings.data_dir) as store,
+            err.status("retro-hunt: searching the archive"),
+        ):
             report = run_retrohunt(
                 store,
                 archive or archive_root(settings),
