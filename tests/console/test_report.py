@@ -97,6 +97,11 @@ def test_cli_md_to_stdout_and_bad_day(data: Path, capsys: pytest.CaptureFixture[
     with pytest.raises(SystemExit) as bad:
         main(["report", "--data", str(data), "--day", "2026-13-45"])
     assert bad.value.code == 2
+    assert "not a date (YYYY-MM-DD)" in capsys.readouterr().err
+    unwritable = data / "no-such-folder" / "day.md"
+    assert main(["report", "--data", str(data), "--day", DAY.isoformat(), "--out",
+                 str(unwritable)]) == 2  # fmt: skip
+    assert f"cannot write {unwritable}" in capsys.readouterr().err
 
 
 def test_empty_day_reports_zeros(tmp_path: Path) -> None:
