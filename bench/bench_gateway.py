@@ -75,6 +75,8 @@ def _sink_main(port: Synchronized[int], count: Synchronized[int], stop: Any) -> 
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import SMTP
 
+    from floodwall.ingest.smtp_source import LongLineSMTP  # as Postfix: takes long lines
+
     class Handler:
         async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
             with count.get_lock():
@@ -86,9 +88,6 @@ def _sink_main(port: Synchronized[int], count: Synchronized[int], stop: Any) -> 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         free = int(probe.getsockname()[1])
-
-    class LongLineSMTP(SMTP):
-        line_length_limit = 1 << 20  # as Postfix, a next hop takes long lines
 
     class LongLineController(Controller):
         def factory(self) -> SMTP:

@@ -52,12 +52,11 @@ class Sink:
         from aiosmtpd.controller import Controller
         from aiosmtpd.smtp import SMTP
 
-        class LongLines(SMTP):
-            line_length_limit = 1 << 20  # as the gateway: real mail has long lines
+        from floodwall.ingest.smtp_source import LongLineSMTP
 
         class LongLineController(Controller):
-            def factory(self) -> SMTP:
-                return LongLines(self.handler, **self.SMTP_kwargs)
+            def factory(self) -> SMTP:  # real mail has long lines: take them, as Postfix does
+                return LongLineSMTP(self.handler, **self.SMTP_kwargs)
 
         self.count = 0
         self.lock = threading.Lock()

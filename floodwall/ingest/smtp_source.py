@@ -30,7 +30,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-__all__ = ["MAX_LINE", "InboundMessage", "MessageSink", "Reply", "SmtpSource"]
+__all__ = ["MAX_LINE", "InboundMessage", "LongLineSMTP", "MessageSink", "Reply", "SmtpSource"]
 
 MAX_LINE = 1 << 20  # octets per line, CRLF included; aiosmtpd buffers at most this much
 
@@ -74,9 +74,10 @@ def _peer(session: Session) -> str:
     return str(peer or "")
 
 
-class _SMTP(SMTP):
+class LongLineSMTP(SMTP):
     """aiosmtpd's server with a longer line limit (a class attribute it reads in
-    ``__init__`` for its stream buffer and checks on every DATA line)."""
+    ``__init__`` for its stream buffer and checks on every DATA line). Also what a test
+    or demo next hop should be: Postfix takes such lines too."""
 
     line_length_limit = MAX_LINE
 
@@ -148,7 +149,7 @@ class SmtpSource:
         return context
 
     def _protocol(self) -> SMTP:
-        smtp = _SMTP(
+        smtp = LongLineSMTP(
             _Handler(self),
             data_size_limit=self.max_size,
             enable_SMTPUTF8=True,  # RFC 6531: international addresses pass through

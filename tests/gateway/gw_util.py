@@ -28,7 +28,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from floodwall.ingest.smtp_source import SmtpSource
+from floodwall.ingest.smtp_source import LongLineSMTP, SmtpSource
 from floodwall.mail.delivery import RetryPolicy
 from floodwall.mail.gateway import Gateway, GatewayConfig
 from floodwall.mail.recorder import GatewayRecorder
@@ -126,13 +126,6 @@ class SinkHandler:
             with self.lock:
                 self.received.append(got)
         return self.data_reply
-
-
-class LongLineSMTP(SMTP):
-    """A next hop that takes lines over 1000 octets, as Postfix does (it splits them at
-    ``line_length_limit`` on input and joins them again on delivery)."""
-
-    line_length_limit = 1 << 20
 
 
 class _BoundController(Controller):
