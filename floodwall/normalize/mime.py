@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from email.utils import getaddresses, parseaddr
 
 from floodwall.ingest.mail_source import RawMail
-from floodwall.normalize import archives, filetype, mime_tree
+from floodwall.normalize import archives, filetype, mime_tree, office_crypto
 from floodwall.normalize.mime_text import (
     bare_urls,
     decode_header_value,
@@ -223,8 +223,9 @@ class _Scan:
         )
 
     def unpack(self, text: str) -> None:
-        """Open the archives among the attachments, with the passwords of the text."""
-        if not any(att.true_type in ARCHIVE_TYPES for att in self.attachments):
+        """Open the archives, then the encrypted Office files (MS-OFFCRYPTO) among the
+        attachments and their members, with the passwords of the text."""
+        if not any(att.true_type in ARCHIVE_TYPES | {"ole"} for att in self.attachments):
             return  # the password search reads the whole text: only when needed
         passwords = passwords_in(text)
         for att in list(self.attachments):
@@ -232,6 +233,11 @@ class _Scan:
                 members, reasons = archives.unpack(
                     att, passwords=passwords, limits=self.limits.archive
                 )
+                self.attachments.extend(members)
+                self.notes.extend(reasons)
+        for i, att in enumerate(list(self.attachments)):
+            if att.true_type == "ole" and office_crypto.is_encrypted_office(att.data):
+                self.attachments[i], members, reasons = office_crypto.open_encrypted(att, passwords)
                 self.attachments.extend(members)
                 self.notes.extend(reasons)
 

@@ -59,12 +59,10 @@ BUILT = {
 }
 SHIPPED = ("html_smuggling", "remote_template", "macro_autoexec", "lookalike_domain", "yara")
 OLETOOLS_MACROS = (
-    pytest.param(
-        "encrypted/autostart-encrypt-standardpassword.xlsm",
-        # Known gap: an OOXML file encrypted with Excel's default password (VelvetSweatshop,
-        # MS-OFFCRYPTO) is not decrypted, so its auto-exec macro is not seen.
-        marks=pytest.mark.xfail(strict=True, reason="default-password Office decryption"),
-    ),
+    # Encrypted with Excel's default password (VelvetSweatshop, MS-OFFCRYPTO): opened by
+    # floodwall.normalize.office_crypto, so the auto-exec macro is seen.
+    "encrypted/autostart-encrypt-standardpassword.xlsm",
+    "encrypted/autostart-encrypt-standardpassword.xls",
     "olevba/sample_with_vba.ppt",
     "excel4-macros/excel4_sample_macro.xlsm",
 )
@@ -91,6 +89,19 @@ def test_oletools_macro_sample_is_held(rel: str) -> None:
     files = [(path.name, path.read_bytes(), "application/octet-stream")]
     result = scan(sample_mail.message("Macro", files), rel)
     assert result.verdict.action in HELD, (rel, result.verdict)
+
+
+@pytest.mark.parametrize("rel", ["encrypted/encrypted.docm", "encrypted/encrypted.xls"])
+def test_office_file_no_password_opens_is_named(rel: str) -> None:
+    """Encrypted with a password the message does not give: the file itself is a finding,
+    like an encrypted archive (T1027.013)."""
+    path = OLETOOLS / rel
+    if not path.is_file():
+        pytest.skip(f"{OLETOOLS} is absent (the shared test data is not on this machine)")
+    files = [(path.name, path.read_bytes(), "application/octet-stream")]
+    result = scan(sample_mail.message("Macro", files), rel)
+    assert "mail.encrypted_archive" in {f.id for f in result.findings}, result.findings
+    assert result.verdict.action != "accept", result.verdict
 
 
 def test_a_plain_message_is_not_held() -> None:
