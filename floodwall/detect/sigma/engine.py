@@ -77,7 +77,6 @@ class SigmaEngine:
         # A rule's closure is built the first time it is a candidate: most rules never
         # are in a given hunt, and building all 3,700 would cost half a second a run.
         self._checks: list[Check] = [self._builder(i) for i in range(len(self.rules))]
-        self._has_keywords = [_has_keywords(r.detection) for r in self.rules]
         self._aliases = logsources.aliases
         self._buckets: dict[tuple[str, int | None], _Bucket] = {}
         self._db, self._pattern_rules = self._compile_prefilter()
@@ -97,9 +96,14 @@ class SigmaEngine:
         by_anchor: dict[Anchor, list[tuple[int, int]]] = {}
         for i, rule in enumerate(self.rules):
             for bit, clause in enumerate(rule.clauses):
-                for anchor in clause:
+                # A clause is a frozenset, whose order changes with the string hash seed:
+                # sorted, the patterns are numbered the same way every run (the cache key).
+                for anchor in sorted(clause, key=_anchor_order) if len(clause) > 1 else clause:
                     by_anchor.setdefault(anchor, []).append((i, 1 << bit))
-        anchors = sorted(by_anchor, key=lambda a: (a[0] or "", a[1], a[2]))
+        # Rules come in a fixed order (by path) and clauses are sorted, so insertion order
+        # numbers the patterns the same way every run: sorting all 20,000 anchors instead
+        # cost 40 ms of start-up.
+        anchors = list(by_anchor)
         pattern_rules = [tuple(by_anchor[a]) for a in anchors]
         if not anchors:
             return None, pattern_rules
@@ -122,7 +126,7 @@ class SigmaEngine:
         # Keyword anchors may be in any value, so their buckets scan every field; the
         # others scan only the fields rules name.
         scan_fields = set().union(*(self.rules[i].fields for i in anchored))
-        keywords = any(self._has_keywords[i] for i in anchored)
+        keywords = any(_has_keywords(self.rules[i].detection) for i in anchored)
         bucket = _Bucket(
             tuple(always),
             frozenset(anchored),
@@ -195,6 +199,10 @@ class SigmaEngine:
         return sorted(i for i in candidates if checks[i](ctx))
 
 
+def _anchor_order(anchor: Anchor) -> tuple[str, str, str]:
+    return (anchor[0] or "", anchor[1], anchor[2])
+
+
 @cache
 def _own_fingerprint() -> str:
     return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
@@ -228,25 +236,29 @@ US, RS = "\x1f", "\x1e"
 
 def scan_text(fields: Mapping[str, Any], only: frozenset[str] | None) -> bytes:
     """The event's fields (those in ``only``, or all) in the tagged layout, lowered."""
-    items = fields.items() if only is None else [(k, v) for k, v in fields.items() if k in only]
-    if _FLAT_TYPES.issuperset(map(type, fields.values())):
-        # str, int, float, bool and None format as the matcher reads them ("None" only
-        # adds text no string test can need).
-        parts = [f"{k}{RS}{v}" for k, v in items]
-        segments = len(parts)
-    else:  # lists (tags ...): one segment per value
-        parts = [f"{k}{RS}{v}" if type(v) is not list else _segments(k, v) for k, v in items]
-        segments = len(parts) + sum(max(len(v), 1) - 1 for _, v in items if type(v) is list)
+    # One pass for the common event: str, int, float, bool and None format as the
+    # matcher reads them ("None" only adds text no string test can need); a list (tags
+    # ...) becomes one segment per value.
+    if only is None:
+        parts = [
+            f"{k}{RS}{v}" if type(v) is not list else _segments(k, v) for k, v in fields.items()
+        ]
+    else:
+        parts = [
+            f"{k}{RS}{v}" if type(v) is not list else _segments(k, v)
+            for k, v in fields.items()
+            if k in only
+        ]
     text = f"{US}{US.join(parts)}{US}"
-    # A separator inside a key or value (hostile input) would cut a field short and hide
-    # a literal behind it, so such events are rebuilt with the separators blanked.
-    if text.count(US) != segments + 1 or text.count(RS) != segments:
+    # Exactly one RS per part and one US around each is the layout with no list and no
+    # separator inside a key or value. Anything else is rebuilt with the separators in
+    # keys and values blanked: a hostile value holding them would otherwise forge a
+    # field tag or cut a field short and hide a literal behind it.
+    if text.count(RS) != len(parts) or text.count(US) != len(parts) + 1:
+        items = fields.items() if only is None else [(k, v) for k, v in fields.items() if k in only]
         parts = [f"{_clean(k)}{RS}{_clean(s)}" for k, v in items for s in (as_strings(v) or ("",))]
         text = f"{US}{US.join(parts)}{US}"
     return text.lower().encode("utf-8", "surrogatepass")
-
-
-_FLAT_TYPES = frozenset([str, int, float, bool, type(None)])
 
 
 def _segments(key: str, value: Any) -> str:

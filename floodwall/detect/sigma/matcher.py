@@ -47,7 +47,13 @@ class Ctx:
         """The field's values as lowered strings."""
         got = self._low.get(name)
         if got is None:
-            got = self._low[name] = tuple(s.lower() for s in self.strs(name))
+            value = self.fields.get(name)
+            # Most values are one string: no generator for them (the hot path).
+            got = self._low[name] = (
+                (value.lower(),)
+                if type(value) is str
+                else tuple([s.lower() for s in self.strs(name)])
+            )
         return got
 
     def all_lows(self) -> tuple[str, ...]:
@@ -286,7 +292,7 @@ def _field(name: str, m: tuple[Any, ...], hs: HyperscanCache) -> Check:
         return _number_in(name, frozenset([float(m[1])]))
     if kind == "bool":
         text = "true" if m[1] else "false"
-        return lambda c: any(v == text for v in c.lows(name))
+        return lambda c: text in c.lows(name)
     if kind == "null":
         return lambda c: not any(c.strs(name))
     if kind == "exists":
