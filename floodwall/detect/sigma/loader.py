@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from floodwall.cachefiles import mark_used, prune_unused
 from floodwall.detect.sigma.correlation import CorrelationSpec
 from floodwall.detect.sigma.ir import IR_VERSION, CompiledRule, RuleProblem
 
@@ -110,6 +111,7 @@ def load_rules(
             with cache.open("rb") as fh:
                 cached: RuleSet = pickle.load(fh)
             cached.from_cache = True
+            mark_used(cache)
             return cached
         except Exception:  # a torn or old cache is rebuilt, never trusted
             cache.unlink(missing_ok=True)
@@ -151,3 +153,4 @@ def _write_cache(path: Path, result: Any) -> None:
     with tmp.open("wb") as fh:
         pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(tmp, path)
+    prune_unused(path.parent, "sigma-*.pickle")

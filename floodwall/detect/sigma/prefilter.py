@@ -16,6 +16,8 @@ from typing import Any
 
 import hyperscan
 
+from floodwall.cachefiles import mark_used, prune_unused
+
 _RE_FLAGS = {re.IGNORECASE: hyperscan.HS_FLAG_CASELESS, re.MULTILINE: hyperscan.HS_FLAG_MULTILINE,
              re.DOTALL: hyperscan.HS_FLAG_DOTALL}  # fmt: skip
 
@@ -37,6 +39,7 @@ class HyperscanCache:
                 db = hyperscan.loadb(path.read_bytes(), mode=hyperscan.HS_MODE_BLOCK)
                 # A deserialized database has no scratch space until it is given one.
                 db.scratch = hyperscan.Scratch(db)
+                mark_used(path)
                 return db
             except Exception:  # a torn or foreign file: rebuild it
                 path.unlink(missing_ok=True)
@@ -49,6 +52,7 @@ class HyperscanCache:
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
             tmp.write_bytes(hyperscan.dumpb(db))
             os.replace(tmp, path)
+            prune_unused(path.parent, "*.hsdb")
         return db
 
     def patterns(self, patterns: Sequence[bytes]) -> Any:
