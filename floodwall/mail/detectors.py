@@ -6,13 +6,16 @@ from floodwall.detect.mail import (
     CredentialWordingDetector,
     DisplayNameImpersonationDetector,
     FreeHostingLinkDetector,
+    FreemailOrgClaimDetector,
     IpLiteralUrlDetector,
     LinkTextMismatchDetector,
     LookalikeDomainDetector,
     LookalikeLinkDetector,
     PrizeLureDetector,
+    ReplyToFreemailDetector,
     ReplyToMismatchDetector,
     ReturnPathMismatchDetector,
+    SenderFreeHostingDetector,
     UnicodeObfuscationDetector,
     UrlShortenerDetector,
 )
@@ -37,6 +40,7 @@ from floodwall.detect.mail.reference import (
     as_domains,
     load_brands_cached,
     load_free_hosting,
+    load_freemail,
     load_phrases,
     load_psl,
     load_shorteners,
@@ -75,8 +79,12 @@ def build_detectors(settings: Settings, clamd: ClamdClient | None = None) -> lis
     brands = load_brands_cached(psl, settings.cache_dir)
     own = as_domains(settings.own_domains, psl)
     lookalike = LookalikeDomainDetector(psl, brands, own)
+    freemail = load_freemail()
+    hosting = FreeHostingLinkDetector(psl, load_free_hosting())
     phishing: list[MailDetector] = [
-        ReplyToMismatchDetector(psl),
+        ReplyToMismatchDetector(psl, freemail),
+        ReplyToFreemailDetector(psl, freemail),
+        FreemailOrgClaimDetector(psl, freemail),
         ReturnPathMismatchDetector(psl),
         DisplayNameImpersonationDetector(psl, brands, settings.executives, own),
         lookalike,
@@ -86,7 +94,8 @@ def build_detectors(settings: Settings, clamd: ClamdClient | None = None) -> lis
         UrlShortenerDetector(psl, load_shorteners()),
         CredentialWordingDetector(load_phrases()),
         PrizeLureDetector(),
-        FreeHostingLinkDetector(psl, load_free_hosting()),
+        hosting,
+        SenderFreeHostingDetector(hosting),
         UnicodeObfuscationDetector(),
         AuthResultsDetector(settings.trusted_authserv),
         FromMalformedDetector(psl),

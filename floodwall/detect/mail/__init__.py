@@ -10,13 +10,16 @@ from __future__ import annotations
 from floodwall.detect.mail.credential_wording import CredentialWordingDetector
 from floodwall.detect.mail.display_name_impersonation import DisplayNameImpersonationDetector
 from floodwall.detect.mail.free_hosting_link import FreeHostingLinkDetector
+from floodwall.detect.mail.freemail_org_claim import FreemailOrgClaimDetector
 from floodwall.detect.mail.ip_literal_url import IpLiteralUrlDetector
 from floodwall.detect.mail.link_text_mismatch import LinkTextMismatchDetector
 from floodwall.detect.mail.lookalike_domain import LookalikeDomainDetector
 from floodwall.detect.mail.lookalike_link import LookalikeLinkDetector
 from floodwall.detect.mail.prize_lure import PrizeLureDetector
+from floodwall.detect.mail.reply_to_freemail import ReplyToFreemailDetector
 from floodwall.detect.mail.reply_to_mismatch import ReplyToMismatchDetector
 from floodwall.detect.mail.return_path_mismatch import ReturnPathMismatchDetector
+from floodwall.detect.mail.sender_free_hosting import SenderFreeHostingDetector
 from floodwall.detect.mail.unicode_obfuscation import UnicodeObfuscationDetector
 from floodwall.detect.mail.url_shortener import UrlShortenerDetector
 
@@ -34,6 +37,9 @@ PHISHING_DETECTORS: tuple[type, ...] = (
     PrizeLureDetector,
     FreeHostingLinkDetector,
     UnicodeObfuscationDetector,
+    ReplyToFreemailDetector,
+    FreemailOrgClaimDetector,
+    SenderFreeHostingDetector,
 )
 
 __all__ = [
@@ -41,13 +47,16 @@ __all__ = [
     "CredentialWordingDetector",
     "DisplayNameImpersonationDetector",
     "FreeHostingLinkDetector",
+    "FreemailOrgClaimDetector",
     "IpLiteralUrlDetector",
     "LinkTextMismatchDetector",
     "LookalikeDomainDetector",
     "LookalikeLinkDetector",
     "PrizeLureDetector",
+    "ReplyToFreemailDetector",
     "ReplyToMismatchDetector",
     "ReturnPathMismatchDetector",
+    "SenderFreeHostingDetector",
     "UnicodeObfuscationDetector",
     "UrlShortenerDetector",
 ]

@@ -3,16 +3,48 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from typing import ClassVar
 
-from floodwall.detect.mail.domains import SuffixList, domain_of, label_of, registered_domain
+from floodwall.detect.mail.domains import (
+    SuffixList,
+    domain_of,
+    host_of,
+    label_of,
+    registered_domain,
+)
 from floodwall.detect.mail.findings import detector_finding
 from floodwall.detect.mail.reference import Brands, brand_names
 from floodwall.records import Finding, MailMessage, Observable, Severity
 
 # An address written inside the display name (RFC 5322 §3.4 phrase).
 _ADDRESS = re.compile(r"[\w.+-]+@([a-z0-9-]+(?:\.[a-z0-9-]+)+)", re.I)
+# A capital I between small letters passes for an l in most sans-serif fonts ("WaIIet",
+# "PaypaI"): the oldest ASCII homoglyph (UTS #39 confusables list I and l as one skeleton).
+_CAPITAL_I_AS_L = re.compile(r"(?<=[a-z])I+(?=[a-z])|(?<=[a-z])I\b")
+# CamelCase joins ("CoinbaseWallet") and apostrophes ("Sam's Club") hide word boundaries.
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+_APOSTROPHES = str.maketrans("", "", "'\u2019`\u00b4")
+
+
+def name_words(name: str) -> list[str]:
+    """The words of a display name as a reader sees them: lowercase, without accents, with
+    CamelCase and underscores split and a capital I between small letters read as l."""
+    if not name.isascii():  # "Serviço" -> "Servico" (NFKD, combining marks dropped)
+        name = "".join(
+            c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c)
+        )
+    name = _CAMEL.sub(" ", _CAPITAL_I_AS_L.sub(lambda m: "l" * len(m.group(0)), name))
+    return [w for w in _NON_WORD.split(name.translate(_APOSTROPHES).lower()) if w]
+
+
+def name_terms(words: list[str]) -> set[str]:
+    """Each word and each run of two or three adjacent words written together, so that
+    "Bank of America" and "Liberty_Mutual" meet the brand labels ``bankofamerica`` and
+    ``libertymutual``."""
+    return {"".join(words[i : i + n]) for n in (1, 2, 3) for i in range(len(words) - n + 1)}
 
 
 class DisplayNameImpersonationDetector:
@@ -39,34 +71,45 @@ class DisplayNameImpersonationDetector:
         self.psl = psl
         self.brands = brands
         self.own = frozenset(registered_domain(d, psl) for d in own_domains)
-        words = [re.escape(w) for w in brand_names(brands)]
-        self.brand_re = re.compile(r"\b(" + "|".join(words) + r")\b") if words else None
+        self.brand_set = frozenset(brand_names(brands))
         names = [r"\s+".join(map(re.escape, n.lower().split())) for n in executives if n.strip()]
         self.exec_re = re.compile(r"\b(" + "|".join(names) + r")\b") if names else None
 
-    def _claim(self, name: str, sender: str) -> tuple[str, str] | None:
+    def _claim(self, msg: MailMessage, sender: str) -> tuple[str, str] | None:
         """What the display name claims that the From domain does not back: (kind, value)."""
+        name = msg.from_name.strip().lower()
         if self.exec_re and sender not in self.own and (m := self.exec_re.search(name)):
             return "executive", m.group(1)
         for m in _ADDRESS.finditer(name):
             claimed = registered_domain(m.group(1), self.psl)
             if self.psl.publicsuffix(claimed, accept_unknown=False) and claimed != sender:
                 return "address", m.group(0)
-        if self.brand_re:
-            sender_label = label_of(sender, self.psl)
-            for m in self.brand_re.finditer(name):
-                brand = m.group(1)
-                own = sender in self.brands.domains[brand] or sender_label == brand
-                sibling = brand in sender_label and sender in self.brands.known
-                if not own and not sibling:
-                    return "brand", brand
+        terms = name_terms(name_words(msg.from_name))
+        sender_label = label_of(sender, self.psl)
+        # A sender that names itself ("Lockergnome Apple Core" from lockergnome.com) only
+        # uses the brand as a topic; a label shorter than 4 letters is too common a word.
+        if len(sender_label) >= 4 and sender_label in terms:
+            return None
+        for brand in sorted(terms & self.brand_set):
+            own = sender in self.brands.domains[brand] or sender_label == brand
+            sibling = brand in sender_label and sender in self.brands.known
+            if not own and not sibling and not self._sends_to_brand(msg, brand):
+                return "brand", brand
         return None
+
+    def _sends_to_brand(self, msg: MailMessage, brand: str) -> bool:
+        """Whether half or more of the message's web links lead to the brand's own domains: a
+        brand's newsletter sent through a mailing service sends its readers to the brand,
+        while an impersonation has to send them somewhere else to harvest anything."""
+        web = [link.url for link in msg.links if link.url.lower().startswith(("http:", "https:"))]
+        own = self.brands.domains[brand]
+        to_brand = sum(1 for u in web if registered_domain(host_of(u), self.psl) in own)
+        return bool(web) and to_brand * 2 >= len(web)
 
     def detect(self, msg: MailMessage) -> list[Finding]:
         """At most one finding: the first claim the From address does not back."""
         sender = registered_domain(domain_of(msg.from_addr), self.psl)
-        name = msg.from_name.strip().lower()
-        claim = self._claim(name, sender) if sender and name else None
+        claim = self._claim(msg, sender) if sender and msg.from_name.strip() else None
         if claim is None:
             return []
         kind, value = claim

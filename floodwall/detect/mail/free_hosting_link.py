@@ -36,6 +36,9 @@ class FreeHostingLinkDetector:
         self.psl = psl
         self.hosts = {k: v for k, v in hosting.items() if "/" not in k}
         self.prefixes = {k: v for k, v in hosting.items() if "/" in k}
+        # Only a host's last few labels can match an entry: a hostile 50,000-label host
+        # must not cost 50,000 joins of itself.
+        self.depth = max((k.count(".") + 1 for k in self.hosts), default=0)
 
     def kind_of(self, url: str) -> str:
         """The kind of free hosting ``url`` points at, or ``""``."""
@@ -43,7 +46,7 @@ class FreeHostingLinkDetector:
         if not host:
             return ""
         labels = host.split(".")
-        for i in range(len(labels) - 1):
+        for i in range(max(0, len(labels) - self.depth), len(labels) - 1):
             kind = self.hosts.get(".".join(labels[i:]))
             if kind:
                 return kind

@@ -47,6 +47,11 @@ class IpLiteralUrlDetector:
     """A link to ``http(s)://<IP literal>/``: no domain to check, the mark of a throwaway host.
 
     Obfuscated IPv4 forms (decimal, hex, octal) are named as such in the evidence.
+
+    Plain IP links count only when they are at least a fifth of the message's web links:
+    a phishing message's IP link is its call to action, while one address among a digest's
+    dozens of links (a weblog directory, a shop's link to a partner's server) is a
+    reference. Obfuscated forms always count: nothing honest writes them.
     """
 
     id: ClassVar[str] = "mail.ip_literal_url"
@@ -66,11 +71,13 @@ class IpLiteralUrlDetector:
     def detect(self, msg: MailMessage) -> list[Finding]:
         """One finding per distinct IP-literal link."""
         seen: dict[str, Finding] = {}
+        plain = 0
         for link in msg.links:
             hit = self._hit(link)
             if hit is None or link.url in seen:
                 continue
             host, address, obfuscated = hit
+            plain += not obfuscated
             how = f"obfuscated IPv4 {host} = {address}" if obfuscated else f"IP address {address}"
             seen[link.url] = detector_finding(
                 self,
@@ -82,4 +89,7 @@ class IpLiteralUrlDetector:
                 },
                 (Observable("url", link.url), Observable("ip", address)),
             )
-        return list(seen.values())
+        web = sum(1 for link in msg.links if link.url.strip().lower().startswith("http"))
+        if len(seen) > plain or plain * 5 >= web:
+            return list(seen.values())
+        return []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from floodwall.detect.mail.domains import SuffixList, host_of, registered_domain
+from floodwall.detect.mail.domains import SuffixList, domain_of, host_of, registered_domain
 from floodwall.detect.mail.findings import detector_finding
 from floodwall.records import Finding, Link, MailMessage, Observable, Severity
 
@@ -18,7 +18,9 @@ class LinkTextMismatchDetector:
 
     ``<a href="http://evil.tld/">https://www.mybank.com</a>``: the text promises one site
     and the href (RFC 3986 URI) goes elsewhere. Text that is not a URL ("click here") and
-    text whose suffix is not in the Public Suffix List ("invoice.pdf") are ignored.
+    text whose suffix is not in the Public Suffix List ("invoice.pdf") are ignored, and so
+    are links to the From domain itself: newsletters show a shop's address over their own
+    click-tracking redirect, and the reader already sees that domain as the sender's.
     """
 
     id: ClassVar[str] = "mail.link_text_mismatch"
@@ -45,9 +47,10 @@ class LinkTextMismatchDetector:
     def detect(self, msg: MailMessage) -> list[Finding]:
         """One finding per link whose text and target disagree."""
         findings = []
+        sender = registered_domain(domain_of(msg.from_addr), self.psl)
         for link in msg.links:
             pair = self._mismatch(link)
-            if pair is None:
+            if pair is None or pair[1] == sender:
                 continue
             shown, real = pair
             findings.append(

@@ -122,6 +122,20 @@ PHISHED_BRANDS = (
     "expedia",
     "marriott",
     "lufthansa",
+    # Cryptocurrency wallets, exchanges and NFT markets: their customers' seed phrases and
+    # accounts are a prime target of the phishing kits of 2023-2026; and more retail,
+    # security-suite and brokerage brands of the same lures.
+    "ledger",
+    "trezor",
+    "kraken",
+    "opensea",
+    "uniswap",
+    "pancakeswap",
+    "ripple",
+    "totalav",
+    "samsclub",
+    "starbucks",
+    "fidelity",
 )
 
 
@@ -211,6 +225,11 @@ def load_brands_cached(psl: SuffixList, cache_dir: Path, folder: Path | None = N
 def load_shorteners(path: Path | None = None) -> frozenset[str]:
     """Registered domains (or hosts) of URL shorteners, from ``shorteners.txt``."""
     return frozenset(d.lower() for d in _lines(path or REFERENCE / "shorteners.txt"))
+
+
+def load_freemail(path: Path | None = None) -> frozenset[str]:
+    """Registered domains of free mailbox providers, from ``freemail.txt``."""
+    return frozenset(d.lower() for d in _lines(path or REFERENCE / "freemail.txt"))
 
 
 def load_free_hosting(path: Path | None = None) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import ClassVar
 
 from floodwall.detect.mail.domains import SuffixList, domain_of, list_domains, registered_domain
@@ -15,7 +16,10 @@ class ReplyToMismatchDetector:
     RFC 5322 lets Reply-To name where replies go; a fraudster who spoofs or borrows a
     From address uses it to receive the answers. Domains are compared as registered
     domains (Public Suffix List), so ``mail.example.co.uk`` and ``example.co.uk`` agree.
-    A Reply-To to the mailing list that carried the message (List-Id, List-Post) is fine.
+    A Reply-To to the mailing list that carried the message (List-Id, List-Post) is fine,
+    and so is an organisation's address that the message itself prints as its contact (a
+    newsletter sent by a mailing service, replies to the editor named in it): a fraudster
+    hides where the answers go. A free mailbox (``freemail``) is never excused that way.
     """
 
     id: ClassVar[str] = "mail.reply_to_mismatch"
@@ -23,9 +27,11 @@ class ReplyToMismatchDetector:
     severity: ClassVar[Severity] = Severity.MEDIUM
     attack: ClassVar[tuple[str, ...]] = ("T1566",)
 
-    def __init__(self, psl: SuffixList) -> None:
-        """``psl``: the Public Suffix List (``reference.load_psl()``)."""
+    def __init__(self, psl: SuffixList, freemail: Iterable[str] = ()) -> None:
+        """``psl``: the Public Suffix List (``reference.load_psl()``); ``freemail``: free
+        mailbox domains (``reference.load_freemail()``)."""
         self.psl = psl
+        self.freemail = frozenset(freemail)
 
     def detect(self, msg: MailMessage) -> list[Finding]:
         """One finding naming every Reply-To address outside the From domain."""
@@ -38,6 +44,9 @@ class ReplyToMismatchDetector:
             for a in msg.reply_to
             if (d := registered_domain(domain_of(a), self.psl)) and d not in allowed
         ]
+        if others and not all(domain_of(a) in self.freemail for a in others):
+            text = msg.text.lower()
+            others = [a for a in others if domain_of(a) in self.freemail or a.lower() not in text]
         if not others:
             return []
         domains = sorted({registered_domain(domain_of(a), self.psl) for a in others})

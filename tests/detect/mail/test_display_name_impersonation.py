@@ -44,3 +44,35 @@ def test_display_name(name: str, addr: str, kind: str | None) -> None:
 def test_without_executives_only_brands_and_addresses() -> None:
     plain = DisplayNameImpersonationDetector(util.psl(), util.brands())
     assert not plain.detect(make_msg(from_name="Jane Doe", from_addr="j@gmail.com"))
+
+
+@pytest.mark.parametrize(
+    ("name", "addr", "links", "expected"),
+    [
+        # hidden word boundaries and the capital-I homoglyph still name the brand
+        ("CoinbaseWaIIet", "x@students.example.na", (), True),
+        ("Liberty_Mutual_Team", "x@deck.example.com", (), False),  # not a listed brand
+        ("Bank of America Alerts", "alerts@secure-notice.example", (), True),
+        ("PaypaI Service", "x@evil.tld", (), True),
+        ("Ledger Support", "noreply@ledger-ap.com", (), True),
+        # a sender that names itself uses the brand as a topic
+        ("Lockergnome Apple Core", "subscriptions@lockergnome.com", (), False),
+        # a brand's newsletter sent by a mailing service sends its readers to the brand
+        (
+            "ZDNet Tech Update Today",
+            "online#3@newsletter.online.com",
+            ["http://www.zdnet.com/a", "http://www.zdnet.com/b", "http://clickthru.online.com/c"],
+            False,
+        ),
+        # ... an impersonation sends them elsewhere, whatever brand links it shows
+        (
+            "ZDNet Tech Update Today",
+            "x@newsletter.online.com",
+            ["http://www.zdnet.com/a", "http://login.evil.tld/c", "http://login.evil.tld/d"],
+            True,
+        ),
+    ],
+)
+def test_brand_claims(name: str, addr: str, links: list[str], expected: bool) -> None:
+    msg = make_msg(from_name=name, from_addr=addr, links=links)
+    assert fired(DETECTOR, msg) is expected

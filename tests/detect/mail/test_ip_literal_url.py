@@ -38,3 +38,22 @@ def test_parse_ip_marks_obfuscation() -> None:
     assert parse_ip("1.2.3.4") == ("1.2.3.4", False)
     assert parse_ip("3232235777") == ("192.168.1.1", True)
     assert parse_ip("999999999999") is None
+
+
+OTHERS = [f"https://site{i}.example/" for i in range(10)]
+
+
+@pytest.mark.parametrize(
+    ("links", "expected"),
+    [
+        # the call to action among a few links
+        (["http://203.0.113.7/login.php", *OTHERS[:3]], True),
+        (["http://203.0.113.7/a", "http://203.0.113.7/b", *OTHERS[:8]], True),  # 2 of 10
+        # one address among a digest's many links is a reference
+        (["http://203.0.113.7/moe/", *OTHERS], False),
+        # an obfuscated form counts wherever it is
+        (["http://3232235777/", *OTHERS], True),
+    ],
+)
+def test_ip_link_share(links: list[str], expected: bool) -> None:
+    assert fired(DETECTOR, make_msg(links=links)) is expected

@@ -30,3 +30,19 @@ DETECTOR = LinkTextMismatchDetector(util.psl())
 )
 def test_link_text_mismatch(url: str, text: str, expected: bool) -> None:
     assert fired(DETECTOR, make_msg(links=[(url, text)])) is expected
+
+
+@pytest.mark.parametrize(
+    ("sender", "url", "text", "expected"),
+    [
+        # a newsletter's own click-tracking redirect under a shop's address: the reader
+        # already sees the sender's domain
+        ("news@ummail4.unitedmedia.com", "http://www.unitedmedia.com/c?1", "Dilbert.com", False),
+        # an impostor sending readers to a third domain under the brand's address
+        ("news@ummail4.unitedmedia.com", "http://evil.tld/c?1", "Dilbert.com", True),
+        ("service@paypal.example", "http://evil.tld/login", "www.paypal.com", True),
+    ],
+)
+def test_links_to_the_senders_own_domain(sender: str, url: str, text: str, expected: bool) -> None:
+    msg = make_msg(from_addr=sender, links=[(url, text)])
+    assert fired(DETECTOR, msg) is expected

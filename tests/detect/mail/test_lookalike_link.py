@@ -22,6 +22,9 @@ DETECTOR = LookalikeLinkDetector(LookalikeDomainDetector(util.psl(), util.brands
         (["https://www.paypal.com/", "https://google.co.uk/"], 0),
         (["https://www.btinternet.com/"], 0),  # a well-known site is never a lookalike
         (["mailto:a@b.example", "", "http://[::1/"], 0),
+        # honest near-miss names: typos count for sender domains only
+        (["http://brian.carnell.com/", "http://www.sitehouse.net/"], 0),
+        (["https://verify-paypal-account.com/"], 1),  # a brand word still counts
     ],
 )
 def test_lookalike_links(links: list[str], expected: int) -> None:

@@ -10,7 +10,7 @@ from floodwall.detect.mail.reply_to_mismatch import ReplyToMismatchDetector
 make_msg, fired = util.make_msg, util.fired
 
 
-DETECTOR = ReplyToMismatchDetector(util.psl())
+DETECTOR = ReplyToMismatchDetector(util.psl(), ("gmail.com",))
 LIST = {"List-Id": "Freshrpms list <rpm-list.freshrpms.net>"}
 
 
@@ -25,6 +25,28 @@ LIST = {"List-Id": "Freshrpms list <rpm-list.freshrpms.net>"}
         ({"from_addr": "a@acme.co.uk", "reply_to": ("b@ACME.co.uk",)}, False),
         ({"from_addr": "a@acme.com"}, False),
         ({"from_addr": "", "reply_to": ("b@acme.com",)}, False),
+        # the editor's address printed in the newsletter itself is its published contact
+        (
+            {
+                "from_addr": "ed@news.mailer.example",
+                "reply_to": ("ed@vineyard.example",),
+                "text": "Editor and publisher: Jimmy (ed@Vineyard.example).",
+            },
+            False,
+        ),
+        # ... but a free mailbox is never excused, and an unprinted address is hidden
+        (
+            {
+                "from_addr": "ceo@acme.com",
+                "reply_to": ("ceo.acme@gmail.com",),
+                "text": "write to ceo.acme@gmail.com",
+            },
+            True,
+        ),
+        (
+            {"from_addr": "ed@x.example", "reply_to": ("ed@y.example",), "text": "ed@z.example"},
+            True,
+        ),
     ],
 )
 def test_reply_to_mismatch(kw: dict[str, object], expected: bool) -> None:

@@ -23,6 +23,8 @@ DETECTOR = UnicodeObfuscationDetector()
         ("", "Your Nеtflix account", True),  # Cyrillic e
         ("", "Micro\u200bsoft alert", True),  # zero-width space inside a word
         ("", "Pay\u00adPal notice", True),  # soft hyphen inside a word
+        ("Micro\U000e0139sof\U000e0139t Mail", "", True),  # variation selector in a word
+        ("", "Net\U000e0041flix", True),  # tag character inside a word
         # honest Unicode
         ("José Müller", "Réunion à Zürich", False),
         ("Иван Петров", "Встреча завтра", False),  # Cyrillic words, no Latin mixed in
@@ -30,6 +32,7 @@ DETECTOR = UnicodeObfuscationDetector()
         ("", "ＰＣの設定について", False),  # fullwidth Latin inside Japanese text
         ("", "Party 🎉 tonight 👨\u200d👩\u200d👧", False),  # emoji sequence with ZWJ
         ("", "Plain ASCII subject", False),
+        ("", "Love it \u2764\ufe0f see you", False),  # emoji presentation selector
         ("", "", False),
         ("", "One 𝐛 letter", False),  # a single restyled letter is not a word
     ],
