@@ -44,7 +44,12 @@ from floodwall.mail.scan import ScanResult
 from floodwall.mail.scan_pool import ScanPool
 from floodwall.mail.spool import Spool, SpoolEnvelope, new_spool_id
 from floodwall.mail.trace_headers import trace_fields
-from floodwall.respond.relay import RelayPermanentError, RelayTemporaryError, relay_message
+from floodwall.respond.relay import (
+    RelayPermanentError,
+    RelayResult,
+    RelayTemporaryError,
+    relay_message,
+)
 
 __all__ = ["Gateway", "GatewayConfig"]
 
@@ -250,14 +255,13 @@ class Gateway:
             return await self._close(job)
         data = env.trace.encode("ascii") + await self._raw(job)
         job.raw = None  # a retry reads it back from the spool
-        # Marked before sending: if we crash before "delivered" is on disk, the next start
-        # knows this attempt may have reached the next hop (see start()).
-        mark = {"s": "delivering", "n": job.attempts + 1}
-        await self._on(self._io, self.spool.mark, job.id, mark)
+        # One call on a relay thread marks, sends, marks again and, when every recipient
+        # is done, removes the file: one hand-off between threads instead of four.
+        finish = not job.refused and not job.delivered
         try:
             sent = await self._on(
-                self._relay, functools.partial(relay_message, timeout=self.config.relay_timeout),
-                self.config.relay_host, self.config.relay_port, env.mail_from, remaining, data,
+                self._relay, self._attempt, job.id, job.attempts + 1, env.mail_from, remaining,
+                data, finish,
             )  # fmt: skip
         except RelayTemporaryError as exc:
             self.health.failed()
@@ -272,14 +276,13 @@ class Gateway:
             job.refused.update(remaining)
             log.error("spool %s: next hop refused it for good: %s", job.id, exc)
             return await self._close(job)
-        # Recorded right after the next hop's 250: the window for a duplicate is this await.
-        await self._on(self._io, self.spool.mark, job.id,
-                       {"s": "delivered", "rcpt": list(sent.accepted),
-                        "reply": f"{sent.code} {sent.text}"})  # fmt: skip
         job.delivered.update(sent.accepted)
         if self.health.succeeded():
             log.info("next hop is back; retrying queued mail now")
             self.queue.wake_all()
+        if finish and len(sent.accepted) == len(remaining):
+            log.info("%s delivered", job.id)  # and its file is gone (``_attempt``)
+            return Outcome.DONE
         hard = [r.recipient for r in sent.refused if r.code >= 500]
         if hard:
             await self._on(self._io, self.spool.mark, job.id,
@@ -288,6 +291,29 @@ class Gateway:
         if len(job.delivered) + len(job.refused) < len(set(env.rcpt_to)):
             return Outcome.RETRY  # some recipients got a 4xx: only they are tried again
         return await self._close(job)
+
+    def _attempt(
+        self, sid: str, attempt: int, mail_from: str, rcpt_to: list[str], data: bytes,
+        finish: bool,
+    ) -> RelayResult:  # fmt: skip
+        """One delivery attempt, on a relay thread; raises what ``relay_message`` raises.
+
+        Marked before sending: if we crash before "delivered" is on disk, the next start
+        knows this attempt may have reached the next hop (see ``start``). "delivered" is
+        marked right after the next hop's 250: the window for a duplicate is that write.
+        With ``finish`` (no recipient done before) and every recipient taken, the file
+        is removed here too.
+        """
+        self.spool.mark(sid, {"s": "delivering", "n": attempt})
+        sent = relay_message(
+            self.config.relay_host, self.config.relay_port, mail_from, rcpt_to, data,
+            timeout=self.config.relay_timeout, helo=self.config.hostname,
+        )  # fmt: skip
+        self.spool.mark(sid, {"s": "delivered", "rcpt": list(sent.accepted),
+                              "reply": f"{sent.code} {sent.text}"})  # fmt: skip
+        if finish and len(sent.accepted) == len(rcpt_to):
+            self.spool.finish(sid)
+        return sent
 
     async def _close(self, job: Job) -> Outcome:
         """Every recipient is done: drop the file, or keep it in failed/ if some refused."""
