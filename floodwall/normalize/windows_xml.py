@@ -24,14 +24,13 @@ DEST_IP_KEYS = ("DestinationIp", "DestAddress")
 
 # System elements whose value is their text, copied under their own name.
 _SYSTEM_TEXT = ("Channel", "Computer", "EventRecordID", "Level", "Task", "Opcode", "Keywords")
-# System elements whose attributes carry the values: (element, attribute, field name).
-_SYSTEM_ATTRS = (
-    ("Provider", "Name", "Provider_Name"),
-    ("Provider", "Guid", "Provider_Guid"),
-    ("TimeCreated", "SystemTime", "SystemTime"),
-    ("Security", "UserID", "Security_UserID"),
-    ("Execution", "ProcessID", "ProcessID"),
-    ("Execution", "ThreadID", "ThreadID"),
+_SYSTEM_TEXT_VERSION = ("Version", *_SYSTEM_TEXT)
+# System elements whose attributes carry the values: element, then (attribute, field name).
+_SYSTEM_ATTRS_BY_ELEMENT = (
+    ("Provider", (("Name", "Provider_Name"), ("Guid", "Provider_Guid"))),
+    ("TimeCreated", (("SystemTime", "SystemTime"),)),
+    ("Security", (("UserID", "Security_UserID"),)),
+    ("Execution", (("ProcessID", "ProcessID"), ("ThreadID", "ThreadID"))),
 )
 
 
@@ -64,6 +63,16 @@ def event_data(data: Any, out: dict[str, Any]) -> None:
     if type(data) is not dict:
         if data is not None:
             out["Data"] = data
+        return
+    # The common case, checked at C speed: named Data only (evtx renders them as keys),
+    # plain values, no spaced names. Then the fields are the EventData as it is.
+    if (
+        "Data" not in data
+        and ATTRS not in data
+        and dict not in map(type, data.values())
+        and " " not in "".join(data)
+    ):
+        out.update(data)
         return
     for key, value in data.items():
         if key == ATTRS:
@@ -104,34 +113,50 @@ def user_data(data: Any, out: dict[str, Any], depth: int = 0) -> None:
 
 
 def system_fields(system: Mapping[str, Any], out: dict[str, Any]) -> None:
-    """The System element's values under Sigma's flat names (``Provider_Name`` ...)."""
-    eid = event_id(system.get("EventID"))
+    """The System element's values under Sigma's flat names (``Provider_Name`` ...).
+
+    Runs once per EVTX record: the lookups are spelled out (no loop over a table, no
+    helper call for the common plain values); the fields keep the order of ``_SYSTEM_TEXT``
+    and ``_SYSTEM_ATTRS_BY_ELEMENT``.
+    """
+    get = system.get
+    eid = get("EventID")
+    if type(eid) is not int:
+        eid = event_id(eid)
     if eid is not None:
         out["EventID"] = eid
-    version = system.get("Version")
-    if version is not None:
-        out["Version"] = text(version)
-    for key in _SYSTEM_TEXT:
-        value = system.get(key)
+    for key in _SYSTEM_TEXT_VERSION:
+        value = get(key)
         if value is not None:
-            out[key] = text(value)
-    for element, attr, name in _SYSTEM_ATTRS:
-        node = system.get(element)
+            out[key] = value.get(TEXT) if type(value) is dict else value
+    for element, pairs in _SYSTEM_ATTRS_BY_ELEMENT:
+        node = get(element)
         if type(node) is dict:
             attrs = node.get(ATTRS)
-            if type(attrs) is dict and attrs.get(attr) is not None:
-                out[name] = attrs[attr]
+            if type(attrs) is dict:
+                for attr, name in pairs:
+                    value = attrs.get(attr)
+                    if value is not None:
+                        out[name] = value
+
+
+def _useful(value: Any) -> str | None:
+    """``first_str`` for one key: ``-`` and empty mean absent."""
+    if value is None or value == "-" or value == "":
+        return None
+    return value if type(value) is str else str(value)
 
 
 def common(raw: RawRecord, fields: dict[str, Any], timestamp: Any) -> Event:
     """The Event of a flat Windows field set: the ECS fields taken from Sigma's names."""
-    eid = fields.get("EventID")
+    get = fields.get
+    eid = get("EventID")
     return Event(
         origin=raw.origin,
         timestamp=iso_z(timestamp),
-        host_name=first_str(fields, ("Computer",)),
-        provider=first_str(fields, ("Provider_Name",)),
-        channel=first_str(fields, ("Channel",)),
+        host_name=_useful(get("Computer")),
+        provider=_useful(get("Provider_Name")),
+        channel=_useful(get("Channel")),
         event_id=eid if type(eid) is int else None,
         user_name=first_str(fields, USER_KEYS),
         source_ip=first_str(fields, SOURCE_IP_KEYS),
