@@ -26,6 +26,7 @@ _CAPITAL_I_AS_L = re.compile(r"(?<=[a-z])I+(?=[a-z])|(?<=[a-z])I\b")
 # CamelCase joins ("CoinbaseWallet") and apostrophes ("Sam's Club") hide word boundaries.
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
+_SPACED = re.compile(r"(?<!\S)[a-z](?: [a-z]){2,}(?!\S)")
 _APOSTROPHES = str.maketrans("", "", "'\u2019`\u00b4")
 
 
@@ -44,7 +45,10 @@ def name_terms(words: list[str]) -> set[str]:
     """Each word and each run of two or three adjacent words written together, so that
     "Bank of America" and "Liberty_Mutual" meet the brand labels ``bankofamerica`` and
     ``libertymutual``."""
-    return {"".join(words[i : i + n]) for n in (1, 2, 3) for i in range(len(words) - n + 1)}
+    terms = {"".join(words[i : i + n]) for n in (1, 2, 3) for i in range(len(words) - n + 1)}
+    # Letters spaced apart to slip past word filters ("T E M U", "D H L") read as a word.
+    terms.update(run.replace(" ", "") for run in _SPACED.findall(" ".join(words)))
+    return terms
 
 
 class DisplayNameImpersonationDetector:

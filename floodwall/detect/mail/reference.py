@@ -173,14 +173,31 @@ def load_brands(psl: SuffixList, folder: Path | None = None) -> Brands:
         if majestic_file.is_file()
         else []
     )
-    known = frozenset(d for d in [*moz, *tranco, *majestic] if "." in d)
+    listed = load_phished_brands(psl, folder.parent / "phished_brands.txt")
+    official = {d for v in listed.values() for d in v}
+    known = frozenset(d for d in [*moz, *tranco, *majestic, *official] if "." in d)
     wanted = {label_of(d, psl) for d in moz if "." in d} | set(PHISHED_BRANDS)
     by_label: dict[str, set[str]] = {}
     for domain in known:
         label = label_of(domain, psl)
         if label in wanted and label not in GENERIC_LABELS:
             by_label.setdefault(label, set()).add(domain)
+    for label, domains in listed.items():
+        by_label.setdefault(label, set()).update(domains)
     return Brands({k: frozenset(v) for k, v in by_label.items()}, known)
+
+
+def load_phished_brands(psl: SuffixList, path: Path | None = None) -> dict[str, frozenset[str]]:
+    """Brand label -> official registered domains, from ``phished_brands.txt`` (absent: none)."""
+    path = path or REFERENCE / "phished_brands.txt"
+    if not path.is_file():
+        return {}
+    out: dict[str, frozenset[str]] = {}
+    for line in _lines(path):
+        label, *domains = line.lower().split()
+        if domains:
+            out[label] = frozenset(registered_domain(d, psl) for d in domains)
+    return out
 
 
 def load_brands_cached(psl: SuffixList, cache_dir: Path, folder: Path | None = None) -> Brands:
@@ -193,7 +210,8 @@ def load_brands_cached(psl: SuffixList, cache_dir: Path, folder: Path | None = N
     folder = folder or REFERENCE / "top_sites"
     digest = hashlib.sha256(b"brands-1\0" + ",".join(sorted(PHISHED_BRANDS)).encode())
     digest.update(",".join(sorted(GENERIC_LABELS)).encode())
-    for source in (REFERENCE / "public_suffix_list.dat", *sorted(folder.glob("*"))):
+    extra = (REFERENCE / "public_suffix_list.dat", folder.parent / "phished_brands.txt")
+    for source in (*extra, *sorted(folder.glob("*"))):
         if source.is_file():
             digest.update(
                 source.name.encode() + b"\0" + hashlib.sha256(source.read_bytes()).digest()

@@ -27,10 +27,11 @@ _STYLED_NAMES = (
 )
 # Characters that render as nothing (Unicode general category Cf and friends); between two
 # letters they only break a word apart for filters: "Pa\u200bypal".
-# Variation selectors (U+FE00-FE0F, U+E0100-E01EF) and tag characters (U+E0000-E007F)
+# Left-to-right and right-to-left marks (U+200E, U+200F) are invisible too. Variation
+# selectors (U+FE00-FE0F, U+E0100-E01EF) and tag characters (U+E0000-E007F)
 # also render as nothing after a letter: emoji use them, but never inside a word.
 _INVISIBLE = (
-    "\u00ad\u034f\u180e\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff"
+    "\u00ad\u034f\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff"
     "\ufe00-\ufe0f\U000e0000-\U000e007f\U000e0100-\U000e01ef"
 )
 _SPLIT_WORD = re.compile(rf"[A-Za-z0-9][{_INVISIBLE}]+[A-Za-z0-9]")

@@ -55,6 +55,10 @@ def test_without_executives_only_brands_and_addresses() -> None:
         ("Bank of America Alerts", "alerts@secure-notice.example", (), True),
         ("PaypaI Service", "x@evil.tld", (), True),
         ("Ledger Support", "noreply@ledger-ap.com", (), True),
+        ("Trust Wallet", "claudia@itpro.example.br", (), True),  # phished_brands.txt
+        ("Trust Wallet", "support@trustwallet.com", (), False),  # its official domain
+        ("P a y P a l", "x@shop-deals.example", (), True),  # letters spaced apart
+        ("A B C Plumbing", "x@shop-deals.example", (), False),  # spaced, but no brand
         # a sender that names itself uses the brand as a topic
         ("Lockergnome Apple Core", "subscriptions@lockergnome.com", (), False),
         # a brand's newsletter sent by a mailing service sends its readers to the brand

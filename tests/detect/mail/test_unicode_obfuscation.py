@@ -25,6 +25,7 @@ DETECTOR = UnicodeObfuscationDetector()
         ("", "Pay\u00adPal notice", True),  # soft hyphen inside a word
         ("Micro\U000e0139sof\U000e0139t Mail", "", True),  # variation selector in a word
         ("", "Net\U000e0041flix", True),  # tag character inside a word
+        ("Pr\u200ei\u200em\u200ee", "", True),  # left-to-right marks between letters
         # honest Unicode
         ("José Müller", "Réunion à Zürich", False),
         ("Иван Петров", "Встреча завтра", False),  # Cyrillic words, no Latin mixed in
