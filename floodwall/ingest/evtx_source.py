@@ -13,11 +13,13 @@ input and faults").
 from __future__ import annotations
 
 import io
+import os
 import struct
 import warnings
 import zlib
 from collections.abc import Iterator
-from typing import Any, BinaryIO, ClassVar
+from itertools import pairwise
+from typing import BinaryIO, ClassVar
 
 import evtx
 import msgspec
@@ -76,13 +78,26 @@ class EvtxSource:
     name: ClassVar[str] = "evtx"
 
     def read(self, path: str, intake: IntakeLog) -> Iterator[RawRecord]:
+        return self._read(self._open(path), path, intake)
+
+    def read_range(
+        self, path: str, start: int, end: int, first: int, intake: IntakeLog
+    ) -> Iterator[RawRecord]:
+        """The chunks in bytes ``start``..``end`` of a file cut by ``split_evtx``, so that
+        workers share one large file; ``first`` is unused (EVTX records carry their ids).
+        Only the range at 0 checks and reports the file header."""
+        return self._read(self._open(path), path, intake, start, end)
+
+    @staticmethod
+    def _open(path: str) -> BinaryIO:
         try:
-            stream = open(path, "rb")  # noqa: SIM115 - closed by the generator below
+            return open(path, "rb")  # closed by the generator that reads it
         except OSError as exc:
             raise InputError(f"cannot open EVTX file {path!r}: {exc.strerror or exc}") from exc
-        return self._read(stream, path, intake)
 
-    def _read(self, stream: BinaryIO, path: str, intake: IntakeLog) -> Iterator[RawRecord]:
+    def _read(
+        self, stream: BinaryIO, path: str, intake: IntakeLog, start: int = 0, end: int = -1
+    ) -> Iterator[RawRecord]:
         with stream:
             header = stream.read(HEADER_SIZE)
             if not header:
@@ -92,12 +107,15 @@ class EvtxSource:
             if len(header) < HEADER_SIZE and header.startswith(FILE_MAGIC):
                 intake.problem(path, f"offset 0x{len(header):x}", "file truncated inside header")
                 return
-            if not header_ok:
+            if not header_ok and start == 0:
                 # Keep going: the chunks carry the records, the header only counts them.
                 intake.problem(path, "offset 0x0 (file header)", "EVTX file header damaged")
-            index = 0
+            index = max(0, start - HEADER_SIZE) // CHUNK_SIZE
+            stop = -(-(end - HEADER_SIZE) // CHUNK_SIZE) if end >= 0 else 1 << 62
+            if index:
+                stream.seek(HEADER_SIZE + index * CHUNK_SIZE)
             found = 0
-            while chunk := stream.read(CHUNK_SIZE):
+            while index < stop and (chunk := stream.read(CHUNK_SIZE)):
                 if chunk.startswith(CHUNK_MAGIC):
                     found += 1
                     yield from self._chunk(chunk, index, path, intake)
@@ -105,7 +123,7 @@ class EvtxSource:
                     # All-zero chunks are preallocated and unused, not damage.
                     intake.problem(path, _where(index), "not an EVTX chunk (bad chunk magic)")
                 index += 1
-            if not header_ok and not found:
+            if not header_ok and not found and start == 0:
                 intake.problem(path, "offset 0x1000", "no EVTX chunk found: not an EVTX file")
 
     def _chunk(self, chunk: bytes, index: int, path: str, intake: IntakeLog) -> Iterator[RawRecord]:
@@ -119,21 +137,25 @@ class EvtxSource:
         free = min(struct.unpack_from("<I", chunk, 48)[0], cut)
         spans = _record_spans(chunk, free)
         expected = max(expected, len(spans))
-        records, messages = self._parse(chunk) if cut >= _CHUNK_HEADER else ([], [])
+        records, messages = self._parse(chunk, path) if cut >= _CHUNK_HEADER else ([], [])
         per_record = 0
         for message in messages:
             where = _where_message(message, index)
             per_record += where.startswith("record ")
             intake.problem(path, where, message)
-        delivered = 0
-        for record_id, data in records:
-            if cut < CHUNK_SIZE and spans.get(record_id, CHUNK_SIZE + 1) > cut:
-                # The parser reads the zero padding as values: a cut record is not a record.
-                intake.problem(path, f"record {record_id}", "record cut off by truncation")
-                per_record += 1
-                continue
-            delivered += 1
-            yield RawRecord(Origin(path, record_id), data)
+        if cut < CHUNK_SIZE:
+            whole = []
+            for record in records:
+                record_id = record.origin.record_id
+                if spans.get(record_id, CHUNK_SIZE + 1) > cut:
+                    # The parser reads the zero padding as values: a cut record is not one.
+                    intake.problem(path, f"record {record_id}", "record cut off by truncation")
+                    per_record += 1
+                else:
+                    whole.append(record)
+            records = whole
+        delivered = len(records)
+        yield from records
         intake.count(path, delivered)
         lost = expected - delivered - per_record
         if lost > 0:
@@ -152,9 +174,10 @@ class EvtxSource:
             intake.problem(path, _where(index), f"chunk {part} checksum mismatch: may be altered")
 
     @staticmethod
-    def _parse(chunk: bytes) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:
+    def _parse(chunk: bytes, path: str) -> tuple[list[RawRecord], list[str]]:
         """Parse one chunk; returns its records and the parser's error messages."""
-        records: list[tuple[int, dict[str, Any]]] = []
+        records: list[RawRecord] = []
+        append = records.append
         messages: list[str] = []
         # The parser turns recoverable errors into RuntimeWarnings with skip_errors;
         # they are collected here, inside the chunk, so no warning state crosses a yield.
@@ -165,20 +188,38 @@ class EvtxSource:
                     io.BytesIO(_HEADER + chunk), number_of_threads=1, skip_errors=True
                 )
                 for item in parser.records_json():
-                    if not isinstance(item, dict):  # typed Optional[Any] by evtx's stubs
+                    if type(item) is not dict:  # typed Optional[Any] by evtx's stubs
                         continue
                     try:
                         data = _decode(item["data"])
                     except (msgspec.DecodeError, RecursionError) as exc:
                         messages.append(f"record {item['event_record_id']}: bad JSON: {exc}")
                         continue
-                    if isinstance(data, dict):
-                        records.append((int(item["event_record_id"]), data))
+                    if type(data) is dict:
+                        append(RawRecord(Origin(path, int(item["event_record_id"])), data))
             except Exception as exc:  # any parser failure is damage, never a crash
                 messages.append(f"{type(exc).__name__}: {exc}")
         prefix = "Skipping EVTX data: "
         messages[:0] = [str(w.message).removeprefix(prefix) for w in caught]
         return records, messages
+
+
+def split_evtx(path: str, parts: int, min_bytes: int = 4 << 20) -> list[tuple[int, int, int]]:
+    """Cut an EVTX file into up to ``parts`` ranges ``(start, end, 0)`` of whole chunks for
+    ``EvtxSource.read_range``; ``[]`` when the file is small or has no EVTX file header."""
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as fh:
+            magic = fh.read(len(FILE_MAGIC))
+    except OSError:
+        return []
+    chunks = -(-(size - HEADER_SIZE) // CHUNK_SIZE)
+    if size < min_bytes or parts < 2 or magic != FILE_MAGIC or chunks < 2:
+        return []
+    parts = min(parts, chunks)
+    cuts = [HEADER_SIZE + chunks * i // parts * CHUNK_SIZE for i in range(parts)]
+    cuts[0] = 0  # the first range reads (and checks) the file header
+    return [(a, b, 0) for a, b in pairwise([*cuts, size])]
 
 
 def _expected_count(chunk: bytes) -> int:
