@@ -30,6 +30,7 @@ import dataclasses
 import functools
 import logging
 import socket
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -45,10 +46,10 @@ from floodwall.mail.scan_pool import ScanPool
 from floodwall.mail.spool import Spool, SpoolEnvelope, new_spool_id
 from floodwall.mail.trace_headers import trace_fields
 from floodwall.respond.relay import (
+    RelayConnection,
     RelayPermanentError,
     RelayResult,
     RelayTemporaryError,
-    relay_message,
 )
 
 __all__ = ["Gateway", "GatewayConfig"]
@@ -100,6 +101,10 @@ class Gateway:
         disk_threads = 16 + config.relay_concurrency
         self._io = ThreadPoolExecutor(disk_threads, thread_name_prefix="floodwall-spool")
         self._relay = ThreadPoolExecutor(config.relay_concurrency, "floodwall-relay")
+        # Each relay thread keeps its connection to the next hop open between messages.
+        self._local = threading.local()
+        self._connections: list[RelayConnection] = []
+        self._connections_lock = threading.Lock()
 
     async def _on(self, pool: ThreadPoolExecutor, fn: Callable[..., _T], *args: Any) -> _T:
         return await asyncio.get_running_loop().run_in_executor(pool, functools.partial(fn, *args))
@@ -139,6 +144,8 @@ class Gateway:
         await self.recorder.close()
         await asyncio.to_thread(self.scanner.close)
         self._relay.shutdown(wait=True)
+        for connection in self._connections:
+            connection.close()
         self._io.shutdown(wait=True)
         self.spool.unlock()
 
@@ -292,11 +299,24 @@ class Gateway:
             return Outcome.RETRY  # some recipients got a 4xx: only they are tried again
         return await self._close(job)
 
+    def _connection(self) -> RelayConnection:
+        """This relay thread's connection to the next hop."""
+        connection: RelayConnection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = RelayConnection(
+                self.config.relay_host, self.config.relay_port,
+                timeout=self.config.relay_timeout, helo=self.config.hostname,
+            )  # fmt: skip
+            self._local.connection = connection
+            with self._connections_lock:
+                self._connections.append(connection)
+        return connection
+
     def _attempt(
         self, sid: str, attempt: int, mail_from: str, rcpt_to: list[str], data: bytes,
         finish: bool,
     ) -> RelayResult:  # fmt: skip
-        """One delivery attempt, on a relay thread; raises what ``relay_message`` raises.
+        """One delivery attempt, on a relay thread; raises what ``RelayConnection.send`` does.
 
         Marked before sending: if we crash before "delivered" is on disk, the next start
         knows this attempt may have reached the next hop (see ``start``). "delivered" is
@@ -305,10 +325,7 @@ class Gateway:
         is removed here too.
         """
         self.spool.mark(sid, {"s": "delivering", "n": attempt})
-        sent = relay_message(
-            self.config.relay_host, self.config.relay_port, mail_from, rcpt_to, data,
-            timeout=self.config.relay_timeout, helo=self.config.hostname,
-        )  # fmt: skip
+        sent = self._connection().send(mail_from, rcpt_to, data)
         self.spool.mark(sid, {"s": "delivered", "rcpt": list(sent.accepted),
                               "reply": f"{sent.code} {sent.text}"})  # fmt: skip
         if finish and len(sent.accepted) == len(rcpt_to):

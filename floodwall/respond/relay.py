@@ -19,13 +19,17 @@ from __future__ import annotations
 
 import contextlib
 import re
+import select
 import smtplib
+import socket
 import ssl
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
     "RecipientRefusal",
+    "RelayConnection",
     "RelayError",
     "RelayPermanentError",
     "RelayResult",
@@ -193,3 +197,90 @@ def _close(smtp: smtplib.SMTP) -> None:
         smtp.quit()
     except (smtplib.SMTPException, OSError):
         smtp.close()
+
+
+def _is_quiet(sock: socket.socket | None) -> bool:
+    """True when the peer has neither hung up nor sent anything since its last reply."""
+    if sock is None:
+        return False
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    return not readable
+
+
+class RelayConnection:
+    """A connection to the next hop kept open across messages, as an MTA's connection
+    cache keeps one (Postfix: ``smtp_connection_cache_*``): a TCP set-up, greeting and
+    EHLO for every message cost both ends more than a small message does.
+
+    Not thread-safe: one thread uses one. A connection is used again only while it is
+    fresh (``max_idle`` seconds since its last message, ``max_messages`` in all) and the
+    next hop has said nothing out of turn, such as a ``421`` before it hangs up (RFC
+    5321 §3.8) or an EOF. Any failure closes it; the next message opens a new one.
+    ``send`` maps outcomes as ``relay_message`` does.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        timeout: float = 30.0,
+        helo: str | None = None,
+        max_idle: float = 10.0,
+        max_messages: int = 1000,
+    ) -> None:
+        self.host, self.port, self.timeout, self.helo = host, port, timeout, helo
+        self.max_idle, self.max_messages = max_idle, max_messages
+        self.opened = 0  # connections opened so far (for tests and figures)
+        self._smtp: smtplib.SMTP | None = None
+        self._used = 0
+        self._last = 0.0
+
+    def _reusable(self) -> smtplib.SMTP | None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return None
+        if not _is_quiet(smtp.sock):
+            smtp.close()  # it hung up or spoke out of turn: no QUIT to wait on
+        elif time.monotonic() - self._last < self.max_idle and self._used < self.max_messages:
+            return smtp
+        else:
+            _close(smtp)
+        return None
+
+    def send(self, mail_from: str, rcpt_to: Sequence[str], data: bytes) -> RelayResult:
+        """Send one message (see ``relay_message``), on the kept connection if it is fit."""
+        if not rcpt_to:
+            raise ValueError("relay needs at least one recipient")
+        body = _BARE_LF.sub(b"\r\n", data)
+        smtp = self._reusable()
+        kept = False
+        try:
+            if smtp is None:
+                smtp = smtplib.SMTP(self.host, self.port, local_hostname=self.helo,
+                                    timeout=self.timeout)  # fmt: skip
+                self.opened += 1
+                self._used = 0
+            result = _transaction(smtp, mail_from, rcpt_to, body, False, None)
+            kept = True
+        except RelayError:
+            raise
+        except smtplib.SMTPResponseException as e:
+            raise _fail(e.smtp_code, e.smtp_error) from e
+        except (smtplib.SMTPException, OSError, UnicodeError) as e:
+            reason = str(e) or type(e).__name__
+            raise RelayTemporaryError(0, f"{self.host}:{self.port}: {reason}") from e
+        finally:
+            if not kept and smtp is not None:
+                _close(smtp)  # after any failure the session's state is unknown
+        self._smtp, self._used, self._last = smtp, self._used + 1, time.monotonic()
+        return result
+
+    def close(self) -> None:
+        """Say QUIT and close, if a connection is open."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            _close(smtp)
