@@ -16,6 +16,7 @@ from floodwall.detect.mail.link_text_mismatch import LinkTextMismatchDetector
 from floodwall.detect.mail.lookalike_domain import LookalikeDomainDetector
 from floodwall.detect.mail.lookalike_link import LookalikeLinkDetector
 from floodwall.detect.mail.prize_lure import PrizeLureDetector
+from floodwall.detect.mail.random_sender import RandomSenderDetector
 from floodwall.detect.mail.reply_to_freemail import ReplyToFreemailDetector
 from floodwall.detect.mail.reply_to_mismatch import ReplyToMismatchDetector
 from floodwall.detect.mail.return_path_mismatch import ReturnPathMismatchDetector
@@ -40,6 +41,7 @@ PHISHING_DETECTORS: tuple[type, ...] = (
     ReplyToFreemailDetector,
     FreemailOrgClaimDetector,
     SenderFreeHostingDetector,
+    RandomSenderDetector,
 )
 
 __all__ = [
@@ -53,6 +55,7 @@ __all__ = [
     "LookalikeDomainDetector",
     "LookalikeLinkDetector",
     "PrizeLureDetector",
+    "RandomSenderDetector",
     "ReplyToFreemailDetector",
     "ReplyToMismatchDetector",
     "ReturnPathMismatchDetector",
