@@ -9,8 +9,11 @@ What it does, in order (see bench/README.md for why):
 3. Runs ``floodwall hunt --workers 1`` and ``--workers 2`` on the N events.
 4. Runs ``floodwall hunt --workers 1`` and the peer (``sigma_peer.py``) on the same M
    events; their events/s give the ratio.
-5. Runs ``floodwall hunt`` on every EVTX file of the SigmaHQ regression data, copied
-   K times, with 1 and 2 workers.
+5. Runs ``floodwall hunt`` on one large EVTX file of R records (``make_evtx.py``: full
+   64 KiB chunks of the step-1 Sysmon mix plus 2% real SigmaHQ regression records),
+   with 1 and 2 workers: the realistic EVTX figure.
+6. Runs ``floodwall hunt`` on every EVTX file of the SigmaHQ regression data, copied
+   K times, with 1 and 2 workers: 1-7 records per file, so this measures per-file cost.
 
 Each run is a fresh process started through ``measure.py``, which records its wall
 time and its peak RSS. Nothing is asserted: the machine is shared and noisy, so the
@@ -18,7 +21,8 @@ benchmark prints figures and the targets next to them.
 
 Usage::
 
-    python bench/bench_hunt.py [--events N] [--peer-events M] [--evtx-repeat K] [--quick]
+    python bench/bench_hunt.py [--events N] [--peer-events M] [--evtx-records R]
+        [--evtx-repeat K] [--quick]
 """
 
 from __future__ import annotations
@@ -36,7 +40,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 # bench/ is not a package: run as a script, its own folder is first on sys.path.
+from evtx_writer import write as write_evtx
 from make_events import write_events
+from make_evtx import events as evtx_events
 from report import Run, console, report
 
 BENCH = Path(__file__).resolve().parent
@@ -161,6 +167,15 @@ def make_evtx(work: Path, repeat: int) -> tuple[list[Path], int, int]:
     return dirs, per_copy * repeat, size * repeat
 
 
+def make_big_evtx(work: Path, records: int, seed: int) -> tuple[Path, int, int]:
+    """One large EVTX file of ``records`` records (kept in a kept --workdir)."""
+    path = work / f"big-{records}-seed{seed}.evtx"
+    if not path.exists():
+        say(f"writing a {records:,}-record EVTX file ...")
+        write_evtx(path, evtx_events(records, seed))
+    return path, records, path.stat().st_size
+
+
 def count_lines(path: Path) -> int:
     """Number of lines (findings, for jsonl output)."""
     with path.open("rb") as fh:
@@ -183,10 +198,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--peer-events", type=int, help="events for the peer and the ratio (default 20,000)"
     )
+    parser.add_argument(
+        "--evtx-records", type=int, help="records of the large EVTX file (default 100,000)"
+    )
     parser.add_argument("--evtx-repeat", type=int, help="copies of the EVTX set (default 20)")
     parser.add_argument("--seed", type=int, default=1, help="event generator seed")
     parser.add_argument(
-        "--quick", action="store_true", help="small sizes (20,000 / 2,000 / 3) for a smoke run"
+        "--quick",
+        action="store_true",
+        help="small sizes (20,000 / 2,000 / 10,000 / 3) for a smoke run",
     )
     parser.add_argument(
         "--workdir", type=Path, help="keep inputs and outputs here (default: a temp dir)"
@@ -196,17 +216,20 @@ def main(argv: list[str] | None = None) -> int:
     events = args.events or (20_000 if args.quick else 200_000)
     peer_events = min(args.peer_events or (2_000 if args.quick else 20_000), events)
     repeat = args.evtx_repeat or (3 if args.quick else 20)
+    evtx_records = args.evtx_records or (10_000 if args.quick else 100_000)
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="floodwall-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        return _run(work, events, peer_events, repeat, args.seed, args.skip_peer)
+        return _run(work, events, peer_events, (evtx_records, repeat), args.seed, args.skip_peer)
     finally:
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _run(work: Path, events: int, peer_events: int, repeat: int, seed: int, skip_peer: bool) -> int:
+def _run(
+    work: Path, events: int, peer_events: int, evtx: tuple[int, int], seed: int, skip_peer: bool
+) -> int:
     full, subset, one = make_inputs(work, events, peer_events, seed)
     full_n, subset_n = line_count(full), line_count(subset)
     full_b, subset_b, one_b = full.stat().st_size, subset.stat().st_size, one.stat().st_size
@@ -251,15 +274,26 @@ def _run(work: Path, events: int, peer_events: int, repeat: int, seed: int, skip
         run.tool = "peer"
         runs[run.name] = run
 
-    say(f"copying the EVTX regression set × {repeat} ...")
-    dirs, evtx_events, evtx_bytes = make_evtx(work, repeat)
-    evtx_files = sum(1 for d in dirs for _ in d.rglob("*.evtx"))
+    evtx_records, repeat = evtx
+    big, big_events, big_bytes = make_big_evtx(work, evtx_records, seed)
     for workers in (1, 2):
         name = f"evtx, {workers} worker{'s' if workers > 1 else ''}"
-        runs[name] = measured(name, hunt(dirs, workers), evtx_events, evtx_bytes, work)
+        runs[name] = measured(name, hunt([big], workers), big_events, big_bytes, work)
+    say(f"copying the EVTX regression set × {repeat} ...")
+    dirs, small_events, small_bytes = make_evtx(work, repeat)
+    evtx_files = sum(1 for d in dirs for _ in d.rglob("*.evtx"))
+    for workers in (1, 2):
+        name = f"evtx small files ×{repeat}, {workers} worker{'s' if workers > 1 else ''}"
+        runs[name] = measured(name, hunt(dirs, workers), small_events, small_bytes, work)
 
     console.print()
     report(runs, peer, startup, first, evtx_files)
+    console.print(
+        f"EVTX rows: one file of {big_events:,} records ({big_bytes / 1e6:,.1f} MB, "
+        "bench/make_evtx.py: the NDJSON runs' Sysmon mix in full 64 KiB chunks, 2% real "
+        "SigmaHQ regression records); the 'small files' rows hunt the regression set's "
+        "1-7-record files, so they measure per-file cost."
+    )
     console.print(
         f"floodwall wrote {subset_findings:,} findings for the subset. The peer matches more "
         "rows: with no pipeline it ignores each rule's logsource (see bench/README.md)."
