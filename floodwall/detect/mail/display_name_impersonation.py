@@ -26,6 +26,14 @@ _CAPITAL_I_AS_L = re.compile(r"(?<=[a-z])I+(?=[a-z])|(?<=[a-z])I\b")
 # CamelCase joins ("CoinbaseWallet") and apostrophes ("Sam's Club") hide word boundaries.
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
+# Names by which a display name speaks for a government (after name_terms: "Federal Court"
+# is ``federalcourt``); "ministry", "treasury" and "government" are left out, as churches,
+# companies' treasuries and trade newsletters use them honestly. And the labels under
+# which governments register their domains (irs.gov, gov.uk, gouv.fr, gob.mx, go.jp).
+_GOVERNMENT_TERMS = frozenset(
+    {"irs", "hmrc", "federalcourt", "receitafederal", "socialsecurity", "ministerium", "ministere"}
+)
+_GOVERNMENT_LABELS = frozenset({"gov", "gouv", "gob", "go", "govt", "gv", "mil", "gub"})
 _SPACED = re.compile(r"(?<!\S)[a-z](?: [a-z]){2,}(?!\S)")
 _APOSTROPHES = str.maketrans("", "", "'\u2019`\u00b4")
 
@@ -52,11 +60,13 @@ def name_terms(words: list[str]) -> set[str]:
 
 
 class DisplayNameImpersonationDetector:
-    """The From display name names an executive, a brand or another address than its own.
+    """The From display name names an executive, a brand, a government or another address
+    than its own.
 
     ``"PayPal" <x@evil.tld>``, ``"ceo@company.com" <x@gmail.com>`` and ``"Jane Doe (CEO)"``
-    from outside the organisation: most clients show only the display name (RFC 5322
-    §3.4), so it is the cheapest way to impersonate a sender.
+    from outside the organisation, ``"IRS.GOVERNMENT"`` from outside a government domain:
+    most clients show only the display name (RFC 5322 §3.4), so it is the cheapest way to
+    impersonate a sender.
     """
 
     id: ClassVar[str] = "mail.display_name_impersonation"
@@ -89,6 +99,9 @@ class DisplayNameImpersonationDetector:
             if self.psl.publicsuffix(claimed, accept_unknown=False) and claimed != sender:
                 return "address", m.group(0)
         terms = name_terms(name_words(msg.from_name))
+        host_labels = set(domain_of(msg.from_addr).split("."))
+        if (gov := sorted(terms & _GOVERNMENT_TERMS)) and not host_labels & _GOVERNMENT_LABELS:
+            return "government", gov[0]
         sender_label = label_of(sender, self.psl)
         # A sender that names itself ("Lockergnome Apple Core" from lockergnome.com) only
         # uses the brand as a topic; a label shorter than 4 letters is too common a word.

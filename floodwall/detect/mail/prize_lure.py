@@ -10,7 +10,7 @@ from floodwall.detect.mail.findings import detector_finding
 from floodwall.records import Finding, MailMessage, Severity
 
 # Phrases that tell the reader they won or were picked for something of value
-# (EN, DE, FR, ES, PT), accents optional (``fold`` drops combining marks). "you won't"
+# (EN, DE, NL, FR, ES, PT), accents optional (``fold`` drops combining marks). "you won't"
 # is no claim of a win. Whole words only.
 _LURE = re.compile(
     r"\b(?:"
@@ -18,8 +18,13 @@ _LURE = re.compile(
     r"|congratulations[!,.]? you|claim your (?:prize|reward|gift|bonus|winnings)"
     r"|free spins|you have been (?:selected|chosen)"
     r"|herzlichen gl[uü]ckwunsch|sie haben gewonnen|sie wurden (?:\w+ )?ausgew[aä]hlt"
-    r"|vous avez gagn[eé]|has ganado|ha sido seleccionado"
-    r"|parab[eé]ns|voc[eê] ganhou|voc[eê] foi selecionad[oa]|valores a receber"
+    r"|wir gratulieren|gutschein wartet|sofortgewinn|gl[uü]cklichen (?:gewinner|finalisten)"
+    r"|freispiele|gefeliciteerd|(?:u heeft|je hebt|jij hebt) gewonnen"
+    r"|u bent (?:\w+ )?geselecteerd|gratis spins"
+    r"|vous avez gagn[eé]|f[eé]licitations[!,.]? vous|tours gratuits"
+    r"|has ganado|ganaste|ha sido seleccionado|giros gratis"
+    r"|parab[eé]ns|voc[eê] ganhou|voc[eê] foi (?:selecionad|sortead)[oa]|valores a receber"
+    r"|rodadas gr[aá]tis"
     r")\b"  # no IGNORECASE: the text is folded to lowercase first, and it is 5x slower
 )
 MAX_TEXT = 200_000  # the lure sits at the top; a long text is not read past this

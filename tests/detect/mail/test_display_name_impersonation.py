@@ -33,6 +33,15 @@ DETECTOR = DisplayNameImpersonationDetector(
         ("Craig R.Hughes", "craig@deersoft.com", None),
         ("news@shop.com", "news@mail.shop.com", None),
         ("Pineapple Express", "a@b.com", None),
+        ("IRS.GOVERNMENT", "noreply-lrs.gov-92@alquila.example.com", "government"),
+        ("U.S. Federal Court System", "clerk@notices.example.net", "government"),
+        ("MINISTÉRIO DA FAZENDA", "fazenda@envio.example.com.br", None),  # not listed
+        ("Ministerium der Finanzen", "info@bmf-steuer.example.com", "government"),
+        ("Grace Ministry", "pastor@church.example.org", None),
+        ("IRS", "news@irs.gov", None),  # the government's own domain
+        ("HM Revenue & Customs HMRC", "noreply@tax.service.gov.uk", None),
+        ("Ministère de l'Intérieur", "contact@interieur.gouv.fr", None),
+        ("Government Technology", "news@govtech.example.com", None),
     ],
 )
 def test_display_name(name: str, addr: str, kind: str | None) -> None:
