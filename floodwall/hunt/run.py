@@ -116,7 +116,8 @@ class HuntPlan:
             records = unit.source.read(unit.path, intake)
         out = UnitResult(unit.path)
         intel, keep = self.intel, self.keep_observed
-        observed: list[tuple[Event, list[tuple[str, str]]]] = []
+        # Only events with an observable not yet seen to match nothing wait for a batch.
+        pending: list[tuple[Event, list[tuple[str, str]]]] = []
         for raw in records:
             try:
                 event = normalize(raw)
@@ -134,34 +135,36 @@ class HuntPlan:
             if intel is not None:
                 found = intel.observables(event)
                 if found:
-                    observed.append((event, found))
-                    if len(observed) >= INTEL_BATCH:
-                        self._intel(out, observed, keep)
-                        observed = []
+                    if keep:
+                        out.observed.append(_observed(event, found))
+                    if intel.has_unknown(found):
+                        pending.append((event, found))
+                        if len(pending) >= INTEL_BATCH:
+                            out.findings.extend(intel.findings(pending))
+                            pending = []
             if out.events >= batch:
-                if intel is not None:
-                    self._intel(out, observed, keep)
-                    observed = []
+                if intel is not None and pending:
+                    out.findings.extend(intel.findings(pending))
+                    pending = []
                 yield out
                 out = UnitResult(unit.path)
-        if intel is not None:
-            self._intel(out, observed, keep)
+        if intel is not None and pending:
+            out.findings.extend(intel.findings(pending))
         # The source counts and reports as it is consumed: hand its log over at the end.
         out.intake = intake
         out.size = unit.size
         yield out
 
-    def _intel(
-        self, out: UnitResult, observed: list[tuple[Event, list[tuple[str, str]]]], keep: bool
-    ) -> None:
-        """Match a batch's observables at once (one vectorized IPv4 search)."""
-        assert self.intel is not None
-        out.findings.extend(self.intel.findings(observed))
-        if keep:
-            out.observed += [
-                (e.timestamp, e.host_name, f"{e.origin.path}#{e.origin.record_id}", found)
-                for e, found in observed
-            ]
+
+def _observed(event: Event, found: list[tuple[str, str]]) -> Observed:
+    """What the observable archive keeps of an event: plain values, cheap to hand back
+    from a worker."""
+    return (
+        event.timestamp,
+        event.host_name,
+        f"{event.origin.path}#{event.origin.record_id}",
+        found,
+    )
 
 
 def plan_units(inputs: Sequence[tuple[str, Source]], workers: int) -> list[Unit]:

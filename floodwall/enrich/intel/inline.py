@@ -103,8 +103,18 @@ def event_finding(m: IntelMatch, event: Event | None) -> Finding:
     )
 
 
+#: Observables seen to match nothing, remembered at most; then forgotten and relearnt,
+#: so that a stream of ever new values costs a little more, never unbounded memory.
+CLEAN_LIMIT = 65536
+
+
 class EventIntelMatcher:
     """Observables of events, matched in batches (one vectorized IPv4 search per batch).
+
+    Logs repeat themselves: the same internal addresses, the same images' hashes, the
+    same names. An observable seen to match nothing is remembered (the indicators do not
+    change during a run), and an event whose observables are all such is not matched
+    again (``has_unknown``): what a run pays is mostly for the values it has not seen.
 
     Without a matcher (no intel imported) it only extracts, for the observable archive.
     """
@@ -119,6 +129,7 @@ class EventIntelMatcher:
         self.matcher = matcher
         self.min_level = min_level
         self._extract = extract or ObservableExtractor()
+        self._clean: set[tuple[str, str]] = set()
 
     def observables(self, event: Event) -> list[tuple[str, str]]:
         """``(kind, value)`` pairs of one event, its normalized addresses included."""
@@ -127,6 +138,11 @@ class EventIntelMatcher:
             if ip and ("ip", ip) not in found:
                 found.append(("ip", ip))
         return found
+
+    def has_unknown(self, observed: list[tuple[str, str]]) -> bool:
+        """True when one of the observables may match: it was not seen to match nothing
+        before (always False without a matcher: there is nothing to match)."""
+        return self.matcher is not None and not self._clean.issuperset(observed)
 
     def findings(self, batch: Sequence[tuple[Event, list[tuple[str, str]]]]) -> list[Finding]:
         """Findings for a batch of events with their observables, in event order."""
@@ -138,11 +154,24 @@ class EventIntelMatcher:
         if not flat or self.matcher is None:
             return []
         out = []
-        for m in self.matcher.match_many(flat):
+        matches = self.matcher.match_many(flat)
+        for m in matches:
             finding = event_finding(m, batch[owner[m.at]][0])
             if finding.severity >= self.min_level:
                 out.append(finding)
+        self._remember_clean(flat, {m.at for m in matches})
         return out
+
+    def _remember_clean(self, flat: list[tuple[str, str]], hit: set[int]) -> None:
+        """Remember the observables that matched nothing (warninglisted hits included:
+        they never alert either)."""
+        clean = self._clean
+        if len(clean) + len(flat) > CLEAN_LIMIT:
+            clean.clear()
+        if hit:
+            clean.update(o for at, o in enumerate(flat) if at not in hit)
+        else:
+            clean.update(flat)
 
 
 # -- mail ----------------------------------------------------------------------------

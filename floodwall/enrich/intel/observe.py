@@ -34,33 +34,70 @@ _HASH_NAMES = {"MD5": "md5", "SHA1": "sha1", "SHA256": "sha256"}
 _EMPTY = frozenset({"", "-", "::", "0.0.0.0"})
 
 
+#: Reading plans (one per distinct set of present fields) and parsed ``Hashes`` values
+#: kept at most; past it they start over, so a stream crafted to show ever new ones
+#: cannot grow memory without bound.
+PLAN_LIMIT = 4096
+
+
 class ObservableExtractor:
     """``(kind, value)`` pairs named by an event's fields, in table order, no duplicates.
 
-    One C-level set intersection finds the fields worth reading (~0.8 µs for a Sysmon
-    event), instead of one ``get`` per known field name.
+    One C-level set intersection finds the fields worth reading (instead of one ``get``
+    per known field name); the reading plan of that set of fields (which to read, in table
+    order, as what kind) is worked out once and reused, as logs repeat a few shapes.
     """
 
     def __init__(self, field_kinds: Mapping[str, str] = FIELD_KINDS) -> None:
         self._kinds = {**field_kinds, HASHES_FIELD: "hashes"}
         self._names = frozenset(self._kinds)
         self._rank = {name: i for i, name in enumerate(self._kinds)}
+        self._plans: dict[frozenset[str], tuple[tuple[str, str], ...]] = {}
+        self._digests: dict[str, tuple[tuple[str, str], ...]] = {}
+
+    def _plan(self, present: frozenset[str]) -> tuple[tuple[str, str], ...]:
+        if len(self._plans) >= PLAN_LIMIT:
+            self._plans.clear()
+        names = sorted(present, key=self._rank.__getitem__)
+        plan = tuple((name, self._kinds[name]) for name in names)
+        self._plans[present] = plan
+        return plan
+
+    def _parse_hashes(self, value: str) -> tuple[tuple[str, str], ...]:
+        # The same images run again and again: their Hashes strings repeat, so each is
+        # split once (a bounded memo of a pure function; the output is the same).
+        if len(self._digests) >= PLAN_LIMIT:
+            self._digests.clear()
+        digests: list[tuple[str, str]] = []
+        _hashes(value, digests)
+        self._digests[value] = parsed = tuple(digests)
+        return parsed
 
     def __call__(self, fields: Mapping[str, Any]) -> list[tuple[str, str]]:
-        present = self._names.intersection(fields)
+        # keys() & set walks the 29 names, not the event's 40-odd fields: 0.4 µs, not 0.7.
+        present = fields.keys() & self._names
         if not present:
             return []
-        names = sorted(present, key=self._rank.__getitem__) if len(present) > 1 else present
+        key = frozenset(present)
+        plan = self._plans.get(key) or self._plan(key)
         out: list[tuple[str, str]] = []
-        for name in names:
+        for name, kind in plan:
             value = fields[name]
             if value.__class__ is not str or value in _EMPTY:
                 continue
-            if name == HASHES_FIELD:
-                _hashes(value, out)
+            if kind == "hashes":
+                digests = self._digests.get(value)
+                if digests is None:
+                    digests = self._parse_hashes(value)
+                out.extend(digests)
             else:
-                out.append((self._kinds[name], value))
-        return out if len(out) < 2 else list(dict.fromkeys(out))
+                out.append((kind, value))
+        if len(out) == 2:
+            if out[0] == out[1]:
+                del out[1]
+        elif len(out) > 2:
+            out = list(dict.fromkeys(out))
+        return out
 
 
 def _hashes(value: str, out: list[tuple[str, str]]) -> None:

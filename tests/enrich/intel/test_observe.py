@@ -1,0 +1,115 @@
+"""Observables of events: which fields are read, in what order, and the memories that keep
+extraction and matching cheap (reading plans, parsed Hashes, values seen to match
+nothing) giving the same answers as the first time, within bounded memory."""
+
+from __future__ import annotations
+
+import pytest
+
+from floodwall.enrich.intel import inline, observe
+from floodwall.enrich.intel.indicator import Indicator
+from floodwall.enrich.intel.inline import EventIntelMatcher
+from floodwall.enrich.intel.matcher import IntelMatcher
+from floodwall.enrich.intel.observe import ObservableExtractor
+from floodwall.enrich.intel.tables import IndicatorTables
+from floodwall.records import Event, Origin
+
+SHA = "d" * 64
+MD5 = "a" * 32
+
+
+def test_fields_are_read_in_table_order_without_duplicates_or_empties() -> None:
+    extract = ObservableExtractor()
+    fields = {
+        "QueryName": "x.evil.example",
+        "DestinationIp": "198.51.100.9",
+        "SourceIp": "198.51.100.9",  # the same (kind, value) twice: kept once
+        "DestinationHostname": "-",  # Windows' empty
+        "Hashes": f"SHA1={'b' * 40},MD5={MD5.upper()},SHA256={SHA},IMPHASH={'c' * 32}",
+        "EventID": 3,
+        "source.domain": 7,  # not a string: not an observable
+    }
+    assert extract(fields) == [
+        ("ip", "198.51.100.9"),
+        ("domain", "x.evil.example"),
+        ("sha1", "b" * 40),
+        ("md5", MD5.upper()),
+        ("sha256", SHA),
+    ]
+    # The second time comes from the reading plan and the parsed Hashes: same answer.
+    assert extract(fields) == extract(dict(reversed(fields.items())))
+    assert extract({"Image": "C:\\x.exe"}) == []
+
+
+def test_two_equal_observables_and_three_with_a_repeat() -> None:
+    extract = ObservableExtractor()
+    assert extract({"SourceIp": "10.0.0.1", "DestinationIp": "10.0.0.1"}) == [("ip", "10.0.0.1")]
+    three = {"src_ip": "10.0.0.1", "dest_ip": "10.0.0.2", "id.orig_h": "10.0.0.1"}
+    assert extract(three) == [("ip", "10.0.0.1"), ("ip", "10.0.0.2")]
+
+
+@pytest.mark.parametrize(
+    "hashes",
+    ["", "=,=,=", "MD5", "MD5=", "sha256 = " + SHA, ",,,,", "MD5=" + "x" * 100_000, "\udcff=1"],
+)
+def test_hostile_hashes_fields_never_raise(hashes: str) -> None:
+    got = ObservableExtractor()({"Hashes": hashes})
+    assert all(kind in ("md5", "sha1", "sha256") and value for kind, value in got)
+    if hashes.startswith("sha256 ="):
+        assert got == [("sha256", SHA)]  # names are read case- and space-insensitively
+
+
+def test_plans_and_parsed_hashes_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(observe, "PLAN_LIMIT", 8)
+    extract = ObservableExtractor()
+    names = list(observe.FIELD_KINDS)[:6]
+    for mask in range(1, 64):  # 63 distinct sets of present fields
+        fields = {n: f"10.0.0.{i}" for i, n in enumerate(names) if mask >> i & 1}
+        fields["Hashes"] = f"MD5={mask:032x}"
+        got = extract(fields)
+        assert ("md5", f"{mask:032x}") in got
+        assert len(extract._plans) <= 8 and len(extract._digests) <= 8
+
+
+def _matcher() -> IntelMatcher:
+    return IntelMatcher(
+        IndicatorTables.from_indicators(
+            [Indicator("ip", "198.51.100.9", "feed", 90), Indicator("sha256", SHA, "feed", 90)]
+        )
+    )
+
+
+def _event(n: int, **fields: str) -> Event:
+    return Event(Origin("log.ndjson", n), fields=fields)
+
+
+def test_values_seen_to_match_nothing_are_not_matched_again() -> None:
+    intel = EventIntelMatcher(_matcher())
+    bad = _event(1, DestinationIp="198.51.100.9", SourceIp="10.0.0.1")
+    good = _event(2, DestinationIp="10.0.0.2", SourceIp="10.0.0.1")
+    batch = [(e, intel.observables(e)) for e in (bad, good)]
+    assert all(intel.has_unknown(found) for _, found in batch)
+    assert [f.evidence["observable"] for f in intel.findings(batch)] == ["198.51.100.9"]
+    # The clean event is never matched again; the one with a hit always is.
+    assert not intel.has_unknown(intel.observables(good))
+    assert intel.has_unknown(intel.observables(bad))
+    assert len(intel.findings([(bad, intel.observables(bad))])) == 1
+    # A new value next to known-clean ones is matched.
+    assert intel.has_unknown(intel.observables(_event(3, SourceIp="10.0.0.1", QueryName="a.b")))
+    assert intel.has_unknown(intel.observables(_event(4, Hashes=f"SHA256={SHA}")))
+
+
+def test_without_a_matcher_nothing_is_unknown() -> None:
+    intel = EventIntelMatcher(None)
+    assert not intel.has_unknown(intel.observables(_event(1, DestinationIp="198.51.100.9")))
+
+
+def test_the_clean_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(inline, "CLEAN_LIMIT", 10)
+    intel = EventIntelMatcher(_matcher())
+    for n in range(100):
+        e = _event(n, DestinationIp=f"10.1.{n}.1", SourceIp=f"10.2.{n}.1")
+        assert intel.findings([(e, intel.observables(e))]) == []
+        assert len(intel._clean) <= 10
+    e = _event(200, DestinationIp="198.51.100.9")
+    assert len(intel.findings([(e, intel.observables(e))])) == 1
