@@ -41,6 +41,7 @@ class Job:
     raw: bytes | None = None  # kept for the first attempt; read back from the spool after
     result: ScanResult | None = None  # None after a restart: scanned again if needed
     recorded: bool = False  # its verdict row is in the store
+    recording: asyncio.Task[None] | None = None  # its row being stored, as it was accepted
     recovered: bool = False  # found in the spool at start-up
     attempts: int = 0
     delivered: set[str] = field(default_factory=set)  # recipients the next hop took

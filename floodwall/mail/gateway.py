@@ -13,7 +13,7 @@ Scanning comes before spooling so that a message refused with ``550`` is never
 accepted at all (RFC 5321 §6.1: after ``250`` it could only be bounced). The verdict is
 spooled with the message, so a restart acts on the verdict it was accepted under.
 
-Once spooled, the verdict row goes to the store (counted once per envelope recipient;
+Once spooled and answered, the verdict row goes to the store (counted once per recipient;
 the store's rows are batched into one commit), and the delivery queue relays the message
 (``accept``; ``tag`` with ``X-Floodwall-*`` headers) or holds it (``quarantine``). See
 ``spool.py`` for what survives a crash; a row not yet stored then is stored on recovery.
@@ -101,6 +101,7 @@ class Gateway:
         disk_threads = 16 + config.relay_concurrency
         self._io = ThreadPoolExecutor(disk_threads, thread_name_prefix="floodwall-spool")
         self._relay = ThreadPoolExecutor(config.relay_concurrency, "floodwall-relay")
+        self._recording: set[asyncio.Task[None]] = set()  # verdict rows being stored
         # Each relay thread keeps its connection to the next hop open between messages.
         self._local = threading.local()
         self._connections: list[RelayConnection] = []
@@ -141,6 +142,7 @@ class Gateway:
         """Finish running deliveries (up to the grace), then close everything.
         Messages not finished stay in the spool for the next start."""
         await self.queue.stop(self.config.grace)
+        await asyncio.gather(*self._recording)  # rows of messages still queued
         await self.recorder.close()
         await asyncio.to_thread(self.scanner.close)
         self._relay.shutdown(wait=True)
@@ -188,20 +190,28 @@ class Gateway:
             return Reply(451, "4.3.0 Cannot queue the message now; try again later")
         keep = len(self.queue) < self.config.keep_in_memory
         job = Job(env, raw=msg.data if keep else None, result=result)
-        try:
-            # After the spool write: a crash before this commit is caught up on recovery
-            # (``if_missing``). A failure here is retried by the delivery, not refused.
-            await self.recorder.record(result, len(msg.rcpt_to), peer=msg.peer)
-        except Exception:
-            log.exception("spool %s: cannot record the verdict yet; the delivery retries", sid)
-        else:
-            job.recorded = True
-            if verdict.action != "quarantine":
-                job.result = None  # only a hold needs it again
+        # The row is stored while the client already has its 250: the spool holds the
+        # verdict, and a crash before the row's commit is caught up on recovery
+        # (``if_missing``). The delivery waits for it (``_process``), and retries it
+        # after a failure; nothing is refused for it.
+        task = asyncio.create_task(self._record_accepted(job, result, peer=msg.peer))
+        job.recording = task
+        self._recording.add(task)
+        task.add_done_callback(self._recording.discard)
         self.queue.submit(job)
         log.info("%s %s from=<%s> rcpt=%d score=%g peer=%s", sid, verdict.action,
                  msg.mail_from, len(msg.rcpt_to), verdict.score, msg.peer)  # fmt: skip
         return Reply(250, f"2.0.0 OK queued as {sid}")
+
+    async def _record_accepted(self, job: Job, result: ScanResult, *, peer: str) -> None:
+        try:
+            await self.recorder.record(result, len(job.envelope.rcpt_to), peer=peer)
+        except Exception:
+            log.exception("spool %s: cannot record the verdict yet; the delivery retries", job.id)
+        else:
+            job.recorded = True
+            if job.envelope.verdict.action != "quarantine":
+                job.result = None  # only a hold needs it again
 
     # -- from the spool ----------------------------------------------------------------
 
@@ -220,6 +230,9 @@ class Gateway:
 
     async def _process(self, job: Job) -> Outcome:
         env = job.envelope
+        if job.recording is not None:
+            await job.recording  # never raises: a failure leaves ``recorded`` false
+            job.recording = None
         if not job.recorded:
             try:
                 await self.recorder.record(
