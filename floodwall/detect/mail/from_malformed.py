@@ -7,12 +7,16 @@ filters and people read another part: ``From: PayPal, x <service@evil.example>``
 
 from __future__ import annotations
 
+import re
 from email.utils import getaddresses
 from typing import ClassVar
 
 from floodwall.detect.mail.domains import SuffixList, ascii_host
 from floodwall.detect.mail.findings import detector_finding
 from floodwall.records import Finding, MailMessage, Severity
+
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_LDH_DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 
 
 class FromMalformedDetector:
@@ -29,7 +33,15 @@ class FromMalformedDetector:
     def _domain_problem(self, address: str) -> str:
         if "@" not in address:
             return f"mailbox {address!r} has no domain"
-        domain = ascii_host(address.rpartition("@")[2].strip().rstrip("."))
+        written = address.rpartition("@")[2].strip().rstrip(".")
+        domain = ascii_host(written)
+        # RFC 5321 §4.1.2: a mail domain is letters, digits and hyphens between dots;
+        # "%atendimento.com", "bank.com'" or "x_y.com" is no host name, and an
+        # internationalized name must encode to one (RFC 5890 A-labels). An address
+        # literal ([192.0.2.1]) is valid SMTP but names no sender domain at all.
+        host = written.lower() if written.isascii() else domain
+        if not _LDH_DOMAIN.fullmatch(host):
+            return f"{written[:60]!r} has characters no host name may have"
         if "." not in domain:
             return f"{domain!r} is not a domain name"
         # Only an unknown top-level domain: a domain that is itself a (private) suffix,

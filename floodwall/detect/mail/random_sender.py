@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import re
 from email.utils import getaddresses
+from itertools import pairwise
 from typing import ClassVar
 
 from floodwall.detect.mail.findings import detector_finding
 from floodwall.records import Finding, MailMessage, Observable, Severity
 
 _LETTERS = re.compile(r"[A-Za-z]{5,64}")
-_LOWER_UPPER = re.compile(r"[a-z][A-Z]")
 # The pieces a reader splits a mixed-case name into: "John", "Mc", "DJ", "z".
 _PIECES = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 
 
 def is_random_case(local: str) -> bool:
     """Whether a mailbox name reads as random mixed-case letters (``KLzDTAvI``,
-    ``HvGkodFtmcYKpfN``), not words in CamelCase (``JohnSmith``, ``McDonald``): at least
-    two small-to-capital switches, and half or more of its pieces one or two letters."""
-    if not _LETTERS.fullmatch(local) or len(_LOWER_UPPER.findall(local)) < 2:
+    ``dnVXGjxw``), not words in CamelCase (``JohnSmith``, ``McDonald``): it switches case
+    at least twice, splits into three pieces or more, and half or more of its pieces are
+    one or two letters long."""
+    if not _LETTERS.fullmatch(local):
         return False
+    switches = sum(1 for a, b in pairwise(local) if a.isupper() != b.isupper())
     pieces = _PIECES.findall(local)
+    if switches < 2 or len(pieces) < 3:
+        return False
     return sum(1 for p in pieces if len(p) <= 2) * 2 >= len(pieces)
 
 

@@ -275,9 +275,15 @@ def load_phrases(path: Path | None = None) -> dict[str, tuple[str, ...]]:
     return {k: tuple(v) for k, v in out.items()}
 
 
+#: Brand labels shorter than five letters that are no word of a common language, so a
+#: display name naming them names the brand ("DHL Delivery", "D P D Versand").
+SHORT_BRANDS = frozenset({"dhl", "usps", "ebay", "hsbc", "amex", "dpd", "evri", "itau", "bbva"})
+
+
 def brand_names(brands: Brands, min_length: int = 5) -> tuple[str, ...]:
-    """Brand labels long enough to look for in display names (``paypal``, ``microsoft``)."""
-    return tuple(sorted(b for b in brands.domains if len(b) >= min_length))
+    """Brand labels to look for in display names: long enough (``paypal``, ``microsoft``)
+    or listed in ``SHORT_BRANDS``."""
+    return tuple(sorted(b for b in brands.domains if len(b) >= min_length or b in SHORT_BRANDS))
 
 
 def as_domains(values: Iterable[str], psl: SuffixList) -> frozenset[str]:

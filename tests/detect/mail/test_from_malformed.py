@@ -23,6 +23,14 @@ DETECTOR = FromMalformedDetector(util.psl())
         ({"From": "Bank <alerts@ubuntu-s-1vcpu-512mb-nyc1>"}, "is not a domain name"),
         ({"From": "Bank <alerts@bank.notatld>"}, "not under a public suffix"),
         ({"From": "alerts"}, "has no domain"),
+        # RFC 5321 host names only
+        ({"From": "Pedidos <taxas@%atendimentos.net>"}, "no host name may have"),
+        ({"From": "x <a@zero_pct.com>"}, "no host name may have"),
+        ({"From": "x <a@pot\u2728>"}, "is not a domain name"),
+        ({"From": "x <a@-bank.com>"}, "no host name may have"),
+        ({"From": "x <a@b\u00fccher.de>"}, None),  # an IDN encodes to an A-label
+        ({"From": "x <a@[192.0.2.1]>"}, "no host name may have"),  # no sender domain
+        ({"From": "x <a@MAIL.Example.COM>"}, None),
         ({"From": "<>"}, "no address"),
         ({}, "no From header"),
     ],

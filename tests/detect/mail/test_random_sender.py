@@ -19,11 +19,16 @@ DETECTOR = RandomSenderDetector()
         ("<HvGkodFtmcYKpfN@space.example.us>", True),
         ("Sam's Club <caQIUAgQI@slave.example.com>", True),
         ("uSrPfPP@pier.example.com", True),
+        ('"LibertyMutualTeam" <vPQXadn@love.example.com>', True),
+        ("<dnVXGjxw@rare.example.com>", True),
         # names, words and numbers people and systems write
         ("John Smith <JohnSmith@example.com>", False),
         ("<John.McDonald@example.com>", False),
         ("<BloodHealthGummies@example.com>", False),  # CamelCase words
         ("<DJSmith@example.com>", False),
+        ("<McDonald@example.com>", False),
+        ("<JohnMcDonald@example.com>", False),
+        ("<MaryAnnSmith@example.com>", False),
         ("<noreply@example.com>", False),
         ("<NOREPLY@example.com>", False),
         ("<aB3dE9xYz@example.com>", False),  # digits: an id, not this detector's
