@@ -43,7 +43,7 @@ from floodwall.mail.delivery import DeliveryQueue, HopHealth, Job, Outcome, Retr
 from floodwall.mail.recorder import GatewayRecorder
 from floodwall.mail.scan import ScanResult
 from floodwall.mail.scan_pool import ScanPool
-from floodwall.mail.spool import Spool, SpoolEnvelope, new_spool_id
+from floodwall.mail.spool import Spool, SpoolCommitter, SpoolEnvelope, new_spool_id
 from floodwall.mail.trace_headers import trace_fields
 from floodwall.respond.relay import (
     RelayConnection,
@@ -102,6 +102,7 @@ class Gateway:
         self._io = ThreadPoolExecutor(disk_threads, thread_name_prefix="floodwall-spool")
         self._relay = ThreadPoolExecutor(config.relay_concurrency, "floodwall-relay")
         self._recording: set[asyncio.Task[None]] = set()  # verdict rows being stored
+        self._committer = SpoolCommitter(self.spool, self._io)
         # Each relay thread keeps its connection to the next hop open between messages.
         self._local = threading.local()
         self._connections: list[RelayConnection] = []
@@ -184,7 +185,7 @@ class Gateway:
             ),
         )  # fmt: skip
         try:
-            await self._on(self._io, self.spool.write, env, msg.data)
+            await self._committer.write(env, msg.data)
         except OSError as exc:
             log.error("spool %s: cannot write the spool (%s); answering 451", sid, exc)
             return Reply(451, "4.3.0 Cannot queue the message now; try again later")

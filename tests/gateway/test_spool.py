@@ -3,14 +3,17 @@ keeps every accepted message and drops only what was never acknowledged."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from floodwall.mail.spool import (
     Spool,
+    SpoolCommitter,
     SpoolEnvelope,
     SpoolError,
     is_spool_id,
@@ -164,3 +167,40 @@ def test_large_message(spool: Spool) -> None:
     env = dataclasses.replace(envelope(), size=len(raw))
     spool.write(env, raw)
     assert spool.read(env.id).raw == raw
+
+
+def test_group_commit_writes_each_and_fails_only_its_own(spool: Spool) -> None:
+    good = [envelope() for _ in range(3)]
+    clash = envelope()
+    (spool.tmp / clash.id).write_bytes(b"")  # a temp file in the way: O_EXCL refuses
+    items = [(good[0], RAW), (clash, RAW), (good[1], RAW), (good[2], RAW + b"more\r\n")]
+    items[3] = (dataclasses.replace(good[2], size=len(RAW) + 6), items[3][1])
+    errors = spool.write_many(items)
+    assert [e is None for e in errors] == [True, False, True, True]
+    assert isinstance(errors[1], FileExistsError)
+    assert spool.queued() == sorted(e.id for e in good)
+    assert spool.read(good[2].id).raw == RAW + b"more\r\n"
+    assert not (spool.queue / clash.id).exists()
+
+
+def test_committer_batches_concurrent_writers(spool: Spool) -> None:
+    async def run() -> SpoolCommitter:
+        with ThreadPoolExecutor(2) as pool:
+            committer = SpoolCommitter(spool, pool)
+            envs = [envelope() for _ in range(40)]
+            await asyncio.gather(*(committer.write(env, RAW) for env in envs))
+            # A temp file in the way: that one caller gets the error, the batch does not.
+            clash = envelope()
+            (spool.tmp / clash.id).write_bytes(b"")
+            results = await asyncio.gather(
+                committer.write(envelope(), RAW), committer.write(clash, RAW),
+                return_exceptions=True,
+            )  # fmt: skip
+            assert results[0] is None
+            assert isinstance(results[1], FileExistsError)
+            return committer
+
+    committer = asyncio.run(run())
+    assert len(spool.queued()) == 41
+    assert all(spool.read(sid).raw == RAW for sid in spool.queued())
+    assert committer.batches < 41  # writers that came together shared a batch
