@@ -11,6 +11,7 @@ from floodwall.detect.mail import (
     LinkTextMismatchDetector,
     LookalikeDomainDetector,
     LookalikeLinkDetector,
+    PdfLinkLureDetector,
     PrizeLureDetector,
     RandomSenderDetector,
     ReplyToFreemailDetector,
@@ -82,6 +83,7 @@ def build_detectors(settings: Settings, clamd: ClamdClient | None = None) -> lis
     lookalike = LookalikeDomainDetector(psl, brands, own)
     freemail = load_freemail()
     hosting = FreeHostingLinkDetector(psl, load_free_hosting())
+    shorteners = load_shorteners()
     phishing: list[MailDetector] = [
         ReplyToMismatchDetector(psl, freemail),
         ReplyToFreemailDetector(psl, freemail),
@@ -92,12 +94,13 @@ def build_detectors(settings: Settings, clamd: ClamdClient | None = None) -> lis
         LookalikeLinkDetector(lookalike),
         IpLiteralUrlDetector(),
         LinkTextMismatchDetector(psl),
-        UrlShortenerDetector(psl, load_shorteners()),
+        UrlShortenerDetector(psl, shorteners),
         CredentialWordingDetector(load_phrases()),
         PrizeLureDetector(),
         hosting,
         SenderFreeHostingDetector(hosting),
         RandomSenderDetector(),
+        PdfLinkLureDetector(psl, shorteners, hosting),
         UnicodeObfuscationDetector(),
         AuthResultsDetector(settings.trusted_authserv),
         FromMalformedDetector(psl),

@@ -15,6 +15,7 @@ from floodwall.detect.mail.ip_literal_url import IpLiteralUrlDetector
 from floodwall.detect.mail.link_text_mismatch import LinkTextMismatchDetector
 from floodwall.detect.mail.lookalike_domain import LookalikeDomainDetector
 from floodwall.detect.mail.lookalike_link import LookalikeLinkDetector
+from floodwall.detect.mail.pdf_link_lure import PdfLinkLureDetector
 from floodwall.detect.mail.prize_lure import PrizeLureDetector
 from floodwall.detect.mail.random_sender import RandomSenderDetector
 from floodwall.detect.mail.reply_to_freemail import ReplyToFreemailDetector
@@ -42,6 +43,7 @@ PHISHING_DETECTORS: tuple[type, ...] = (
     FreemailOrgClaimDetector,
     SenderFreeHostingDetector,
     RandomSenderDetector,
+    PdfLinkLureDetector,
 )
 
 __all__ = [
@@ -54,6 +56,7 @@ __all__ = [
     "LinkTextMismatchDetector",
     "LookalikeDomainDetector",
     "LookalikeLinkDetector",
+    "PdfLinkLureDetector",
     "PrizeLureDetector",
     "RandomSenderDetector",
     "ReplyToFreemailDetector",

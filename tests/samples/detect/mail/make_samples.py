@@ -25,6 +25,13 @@ LOGIN = (
     b"method='post'><input name='email'><input type='password' name='pass'>"
     b"<button>Sign in</button></form></body></html>"
 )
+# A one-page statement whose only link goes through a shortener (the reserved example
+# path of a real shortener host; nothing is fetched).
+PDF_LURE = (
+    b"%PDF-1.7\n1 0 obj <</Type /Page /Annots [2 0 R]>> endobj\n"
+    b"2 0 obj <</Type /Annot /Subtype /Link /A <</S /URI /URI (https://bit.ly/example)>> >>"
+    b" endobj\n%%EOF\n"
+)
 
 
 def zipped(name: str, data: bytes, password: bytes = b"") -> bytes:
@@ -62,6 +69,11 @@ SAMPLES = {
         "Voicemail",
         "Open the attachment.",
         [("voicemail.html", SMUGGLE, "text/html")],
+    ),
+    "pdf_link_lure": (
+        "Statement available",
+        "Your statement is attached.",
+        [("Statement.pdf", PDF_LURE, "application/pdf")],
     ),
     "html_credential_form": (
         "Password expiry",
