@@ -18,6 +18,7 @@ from floodwall.detect.mail import (
     ReplyToMismatchDetector,
     ReturnPathMismatchDetector,
     SenderFreeHostingDetector,
+    ShortenedOnlyDetector,
     UnicodeObfuscationDetector,
     UrlShortenerDetector,
 )
@@ -95,6 +96,7 @@ def build_detectors(settings: Settings, clamd: ClamdClient | None = None) -> lis
         IpLiteralUrlDetector(),
         LinkTextMismatchDetector(psl),
         UrlShortenerDetector(psl, shorteners),
+        ShortenedOnlyDetector(psl, shorteners),
         CredentialWordingDetector(load_phrases()),
         PrizeLureDetector(),
         hosting,

@@ -22,6 +22,7 @@ from floodwall.detect.mail.reply_to_freemail import ReplyToFreemailDetector
 from floodwall.detect.mail.reply_to_mismatch import ReplyToMismatchDetector
 from floodwall.detect.mail.return_path_mismatch import ReturnPathMismatchDetector
 from floodwall.detect.mail.sender_free_hosting import SenderFreeHostingDetector
+from floodwall.detect.mail.shortened_only import ShortenedOnlyDetector
 from floodwall.detect.mail.unicode_obfuscation import UnicodeObfuscationDetector
 from floodwall.detect.mail.url_shortener import UrlShortenerDetector
 
@@ -44,6 +45,7 @@ PHISHING_DETECTORS: tuple[type, ...] = (
     SenderFreeHostingDetector,
     RandomSenderDetector,
     PdfLinkLureDetector,
+    ShortenedOnlyDetector,
 )
 
 __all__ = [
@@ -63,6 +65,7 @@ __all__ = [
     "ReplyToMismatchDetector",
     "ReturnPathMismatchDetector",
     "SenderFreeHostingDetector",
+    "ShortenedOnlyDetector",
     "UnicodeObfuscationDetector",
     "UrlShortenerDetector",
 ]
