@@ -42,6 +42,30 @@ __all__ = [
 _BARE_LF = re.compile(rb"(?<!\r)\n")
 
 
+def _crlf(data: bytes) -> bytes:
+    """``data`` with every bare LF made CRLF. Counting first is ten times cheaper than
+    the substitution, and a message from SMTP has no bare LF to fix."""
+    if data.count(b"\n") == data.count(b"\r\n"):
+        return data
+    return _BARE_LF.sub(b"\r\n", data)
+
+
+def _data(smtp: smtplib.SMTP, body: bytes) -> tuple[int, bytes]:
+    """``smtplib.SMTP.data`` for a body whose lines already end in CRLF, with the
+    dot-stuffing (RFC 5321 §4.5.2) done by ``bytes.replace`` instead of a regular
+    expression over the whole message (a third of a millisecond for 30 KB)."""
+    code, reply = smtp.docmd("data")
+    if code != 354:
+        raise smtplib.SMTPDataError(code, reply)
+    stuffed = body.replace(b"\r\n.", b"\r\n..")
+    if stuffed.startswith(b"."):
+        stuffed = b"." + stuffed
+    if not stuffed.endswith(b"\r\n"):
+        stuffed += b"\r\n"
+    smtp.send(stuffed + b".\r\n")
+    return smtp.getreply()
+
+
 @dataclass(frozen=True, slots=True)
 class RecipientRefusal:
     """One envelope recipient the next hop refused at RCPT TO."""
@@ -114,7 +138,7 @@ def relay_message(
     """
     if not rcpt_to:
         raise ValueError("relay_message needs at least one recipient")
-    body = _BARE_LF.sub(b"\r\n", data)
+    body = _crlf(data)
     smtp: smtplib.SMTP | None = None
     try:
         smtp = smtplib.SMTP(host, port, local_hostname=helo, timeout=timeout)
@@ -175,7 +199,7 @@ def _transaction(
         cls = RelayPermanentError if is_permanent else RelayTemporaryError
         first = refused[0]
         raise cls(first.code, f"all recipients refused: {first.text}", refused=tuple(refused))
-    code, text = smtp.data(body)
+    code, text = _data(smtp, body)
     if code != 250:
         _reset(smtp)
         raise _fail(code, text, refused=tuple(refused))
@@ -255,7 +279,7 @@ class RelayConnection:
         """Send one message (see ``relay_message``), on the kept connection if it is fit."""
         if not rcpt_to:
             raise ValueError("relay needs at least one recipient")
-        body = _BARE_LF.sub(b"\r\n", data)
+        body = _crlf(data)
         smtp = self._reusable()
         kept = False
         try:

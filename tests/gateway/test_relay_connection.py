@@ -113,3 +113,20 @@ def test_gateway_reuses_its_connections(tmp_path: Path, sink: Sink) -> None:
             gw.wait_idle()
     assert sorted(g.token for g in sink.received) == sorted(f"g{i}" for i in range(12))
     assert sessions(sink) < 12
+
+
+@pytest.mark.parametrize(
+    ("data", "arrives"),
+    [
+        (b".lead\r\n..two\r\nmid\r\n.\r\nend", b".lead\r\n..two\r\nmid\r\n.\r\nend\r\n"),
+        (b"bare\nLF\n.dot\n", b"bare\r\nLF\r\n.dot\r\n"),  # RFC 5321 §2.3.8: CRLF only
+        (b"8-bit \xff\xfe\r\n\r\n", b"8-bit \xff\xfe\r\n\r\n"),
+    ],
+)
+def test_data_arrives_as_sent_with_crlf_line_ends(sink: Sink, data: bytes, arrives: bytes) -> None:
+    relay = RelayConnection(sink.host, sink.port, helo="gw.test")
+    try:
+        relay.send("a@example.org", ["b@example.net"], data)
+    finally:
+        relay.close()
+    assert [g.data for g in sink.received] == [arrives]
