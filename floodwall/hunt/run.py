@@ -116,7 +116,8 @@ class HuntPlan:
             records = unit.source.read(unit.path, intake)
         out = UnitResult(unit.path)
         intel, keep = self.intel, self.keep_observed
-        # Only events with an observable not yet seen to match nothing wait for a batch.
+        # Only events with an observable not yet seen to match nothing wait for a batch,
+        # with just those observables.
         pending: list[tuple[Event, list[tuple[str, str]]]] = []
         for raw in records:
             try:
@@ -133,15 +134,14 @@ class HuntPlan:
                 if feed[i]:
                     out.correlated.append((rules[i].id, event))
             if intel is not None:
-                found = intel.observables(event)
-                if found:
-                    if keep:
-                        out.observed.append(_observed(event, found))
-                    if intel.has_unknown(found):
-                        pending.append((event, found))
-                        if len(pending) >= INTEL_BATCH:
-                            out.findings.extend(intel.findings(pending))
-                            pending = []
+                if keep and (found := intel.observables(event)):
+                    out.observed.append(_observed(event, found))
+                unknown = intel.unknown(event)
+                if unknown:
+                    pending.append((event, unknown))
+                    if len(pending) >= INTEL_BATCH:
+                        out.findings.extend(intel.findings(pending))
+                        pending = []
             if out.events >= batch:
                 if intel is not None and pending:
                     out.findings.extend(intel.findings(pending))

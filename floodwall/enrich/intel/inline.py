@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import json
 import os
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from floodwall.enrich.addresses import DEFAULT_TRUSTED_RELAYS, mail_source_ip
 from floodwall.enrich.context import AlertContextEnricher
-from floodwall.enrich.intel.observe import ObservableExtractor
+from floodwall.enrich.intel.observe import EMPTY, ObservableExtractor
 from floodwall.enrich.intel.suffixes import PublicSuffixes
 from floodwall.records import Event, Finding, MailMessage, Observable, Severity
 from floodwall.settings import Settings, bundled_data
@@ -112,9 +113,11 @@ class EventIntelMatcher:
     """Observables of events, matched in batches (one vectorized IPv4 search per batch).
 
     Logs repeat themselves: the same internal addresses, the same images' hashes, the
-    same names. An observable seen to match nothing is remembered (the indicators do not
-    change during a run), and an event whose observables are all such is not matched
-    again (``has_unknown``): what a run pays is mostly for the values it has not seen.
+    same names. A value seen to match nothing is remembered per kind (the indicators do
+    not change during a run), and ``unknown`` gives only the observables not known to
+    be clean, so an event with none waits for no batch. A run pays mostly for the
+    values it has not seen before; the findings are the same as matching everything,
+    since each observable is matched on its own.
 
     Without a matcher (no intel imported) it only extracts, for the observable archive.
     """
@@ -129,7 +132,8 @@ class EventIntelMatcher:
         self.matcher = matcher
         self.min_level = min_level
         self._extract = extract or ObservableExtractor()
-        self._clean: set[tuple[str, str]] = set()
+        self._clean: defaultdict[str, set[str]] = defaultdict(set)
+        self._clean_size = 0
 
     def observables(self, event: Event) -> list[tuple[str, str]]:
         """``(kind, value)`` pairs of one event, its normalized addresses included."""
@@ -139,10 +143,39 @@ class EventIntelMatcher:
                 found.append(("ip", ip))
         return found
 
+    def unknown(self, event: Event) -> list[tuple[str, str]]:
+        """The event's observables (as ``observables`` gives them) that were not seen to
+        match nothing before; always empty without a matcher (nothing to match).
+
+        The hot path of a hunt with intel: no pair is built for a known-clean value.
+        """
+        if self.matcher is None:
+            return []
+        fields, clean, extract = event.fields, self._clean, self._extract
+        out: list[tuple[str, str]] = []
+        for name, kind in extract.plan(fields):
+            value = fields[name]
+            if value.__class__ is not str or value in EMPTY:
+                continue
+            if kind == "hashes":
+                for pair in extract.digests(value):
+                    if pair[1] not in clean[pair[0]]:
+                        out.append(pair)
+            elif value not in clean[kind]:
+                out.append((kind, value))
+        ips = clean["ip"]
+        for ip in (event.source_ip, event.destination_ip):
+            if ip and ip not in ips and ("ip", ip) not in out:
+                out.append(("ip", ip))
+        return out if len(out) < 2 else list(dict.fromkeys(out))
+
     def has_unknown(self, observed: list[tuple[str, str]]) -> bool:
         """True when one of the observables may match: it was not seen to match nothing
         before (always False without a matcher: there is nothing to match)."""
-        return self.matcher is not None and not self._clean.issuperset(observed)
+        if self.matcher is None:
+            return False
+        clean = self._clean
+        return any(value not in clean[kind] for kind, value in observed)
 
     def findings(self, batch: Sequence[tuple[Event, list[tuple[str, str]]]]) -> list[Finding]:
         """Findings for a batch of events with their observables, in event order."""
@@ -165,13 +198,14 @@ class EventIntelMatcher:
     def _remember_clean(self, flat: list[tuple[str, str]], hit: set[int]) -> None:
         """Remember the observables that matched nothing (warninglisted hits included:
         they never alert either)."""
+        if self._clean_size + len(flat) > CLEAN_LIMIT:
+            self._clean.clear()
+            self._clean_size = 0
         clean = self._clean
-        if len(clean) + len(flat) > CLEAN_LIMIT:
-            clean.clear()
-        if hit:
-            clean.update(o for at, o in enumerate(flat) if at not in hit)
-        else:
-            clean.update(flat)
+        for at, (kind, value) in enumerate(flat):
+            if at not in hit:
+                clean[kind].add(value)
+        self._clean_size += len(flat)
 
 
 # -- mail ----------------------------------------------------------------------------

@@ -101,7 +101,34 @@ def test_values_seen_to_match_nothing_are_not_matched_again() -> None:
 
 def test_without_a_matcher_nothing_is_unknown() -> None:
     intel = EventIntelMatcher(None)
-    assert not intel.has_unknown(intel.observables(_event(1, DestinationIp="198.51.100.9")))
+    e = _event(1, DestinationIp="198.51.100.9")
+    assert not intel.has_unknown(intel.observables(e)) and intel.unknown(e) == []
+
+
+def test_unknown_observables_give_the_findings_of_all_observables() -> None:
+    """The hunt matches only ``unknown(event)``: the findings must be those of matching
+    every observable every time."""
+    events = [
+        _event(1, DestinationIp="198.51.100.9", SourceIp="10.0.0.1", QueryName="a.example"),
+        _event(2, DestinationIp="10.0.0.1", SourceIp="10.0.0.1"),
+        _event(3, Hashes=f"MD5={MD5},SHA256={SHA.upper()}", DestinationIp="10.0.0.3"),
+        Event(Origin("x", 4), source_ip="198.51.100.9", fields={"SourceIp": "10.0.0.1"}),
+        Event(Origin("x", 5), destination_ip="10.0.0.1", fields={"SourceIp": "10.0.0.1"}),
+        _event(6, Hashes=f"MD5={MD5},SHA256={SHA.upper()}", QueryName="a.example"),
+    ] * 3
+    every = EventIntelMatcher(_matcher())
+    expected = [every.findings([(e, every.observables(e))]) for e in events]
+    assert sum(map(len, expected)) == 12  # hits in 1, 3, 4 and 6, in each of three rounds
+    intel = EventIntelMatcher(_matcher())
+    first = intel.unknown(events[0])
+    assert first == intel.observables(events[0])  # nothing is known before it is seen
+    got = [intel.findings([(e, u)]) if (u := intel.unknown(e)) else [] for e in events]
+    assert got == expected
+    # After one round only the values with a hit are left to match.
+    assert [intel.unknown(e) for e in events[6:12]] == [
+        [("ip", "198.51.100.9")], [], [("sha256", SHA.upper())], [("ip", "198.51.100.9")],
+        [], [("sha256", SHA.upper())],
+    ]  # fmt: skip
 
 
 def test_the_clean_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -110,6 +137,6 @@ def test_the_clean_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     for n in range(100):
         e = _event(n, DestinationIp=f"10.1.{n}.1", SourceIp=f"10.2.{n}.1")
         assert intel.findings([(e, intel.observables(e))]) == []
-        assert len(intel._clean) <= 10
+        assert intel._clean_size <= 10
     e = _event(200, DestinationIp="198.51.100.9")
     assert len(intel.findings([(e, intel.observables(e))])) == 1
