@@ -332,13 +332,15 @@ class Gateway:
     ) -> RelayResult:  # fmt: skip
         """One delivery attempt, on a relay thread; raises what ``RelayConnection.send`` does.
 
-        Marked before sending: if we crash before "delivered" is on disk, the next start
-        knows this attempt may have reached the next hop (see ``start``). "delivered" is
-        marked right after the next hop's 250: the window for a duplicate is that write.
+        Marked before sending: if we crash before "delivered" is written, the next start
+        knows this attempt may have reached the next hop (see ``start``). That mark is
+        not fsynced: it survives a killed process in the page cache, and all that a
+        power cut could take from it is the start's warning. "delivered" is fsynced right
+        after the next hop's 250: the window for a duplicate is that write.
         With ``finish`` (no recipient done before) and every recipient taken, the file
         is removed here too.
         """
-        self.spool.mark(sid, {"s": "delivering", "n": attempt})
+        self.spool.mark(sid, {"s": "delivering", "n": attempt}, sync=False)
         sent = self._connection().send(mail_from, rcpt_to, data)
         self.spool.mark(sid, {"s": "delivered", "rcpt": list(sent.accepted),
                               "reply": f"{sent.code} {sent.text}"})  # fmt: skip
