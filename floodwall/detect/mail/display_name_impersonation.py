@@ -34,6 +34,10 @@ _GOVERNMENT_TERMS = frozenset(
     {"irs", "hmrc", "federalcourt", "receitafederal", "socialsecurity", "ministerium", "ministere"}
 )
 _GOVERNMENT_LABELS = frozenset({"gov", "gouv", "gob", "go", "govt", "gv", "mil", "gub"})
+# Images, frames and scripts a message loads (HTML src and background attributes).
+_RESOURCE = re.compile(r"""\b(?:src|background)\s*=\s*["']?(https?://[^"'\s>]{1,2048})""", re.I)
+MIN_BRAND_RESOURCES = 10
+MAX_HTML = 1_000_000  # resources past the first megabyte of HTML are not counted
 _SPACED = re.compile(r"(?<!\S)[a-z](?: [a-z]){2,}(?!\S)")
 _APOSTROPHES = str.maketrans("", "", "'\u2019`\u00b4")
 
@@ -110,7 +114,9 @@ class DisplayNameImpersonationDetector:
         for brand in sorted(terms & self.brand_set):
             own = sender in self.brands.domains[brand] or sender_label == brand
             sibling = brand in sender_label and sender in self.brands.known
-            if not own and not sibling and not self._sends_to_brand(msg, brand):
+            if own or sibling or self._sends_to_brand(msg, brand):
+                continue
+            if not self._built_by_brand(msg, brand):
                 return "brand", brand
         return None
 
@@ -122,6 +128,16 @@ class DisplayNameImpersonationDetector:
         own = self.brands.domains[brand]
         to_brand = sum(1 for u in web if registered_domain(host_of(u), self.psl) in own)
         return bool(web) and to_brand * 2 >= len(web)
+
+    def _built_by_brand(self, msg: MailMessage, brand: str) -> bool:
+        """Whether the message is built from the brand's own servers: at least
+        ``MIN_BRAND_RESOURCES`` of its images and frames, and half or more of them, load
+        from the brand's domains. A brand's newsletter sent from its publisher's domain is
+        made that way; a phishing copy hotlinks a logo or two and hosts the rest itself."""
+        sources = _RESOURCE.findall(msg.html[:MAX_HTML])
+        own = self.brands.domains[brand]
+        from_brand = sum(1 for u in sources if registered_domain(host_of(u), self.psl) in own)
+        return from_brand >= MIN_BRAND_RESOURCES and from_brand * 2 >= len(sources)
 
     def detect(self, msg: MailMessage) -> list[Finding]:
         """At most one finding: the first claim the From address does not back."""

@@ -55,6 +55,29 @@ def test_without_executives_only_brands_and_addresses() -> None:
     assert not plain.detect(make_msg(from_name="Jane Doe", from_addr="j@gmail.com"))
 
 
+BRAND_BUILT = "".join(f'<img src="http://www.zdnet.com/i/{i}.gif">' for i in range(12))
+HOTLINKED = '<img src="http://www.zdnet.com/logo.gif"><img src="http://x.evil.tld/a.gif">'
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        (BRAND_BUILT + '<img src="http://clickthru.online.com/t.gif">', False),
+        (HOTLINKED * 3, True),  # a few hotlinked logos among the impostor's own images
+        (BRAND_BUILT + '<img src="http://x.evil.tld/a.gif">' * 13, True),  # not half of them
+        ("<img src=x>" * 100, True),
+    ],
+)
+def test_newsletter_built_from_the_brands_servers(html: str, expected: bool) -> None:
+    msg = make_msg(
+        from_name="ZDNet Tech Update Today",
+        from_addr="online#3@newsletter.online.com",
+        links=["http://clickthru.online.com/c1", "http://clickthru.online.com/c2"],
+        html=html,
+    )
+    assert fired(DETECTOR, msg) is expected
+
+
 @pytest.mark.parametrize(
     ("name", "addr", "links", "expected"),
     [
