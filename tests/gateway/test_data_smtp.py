@@ -15,9 +15,16 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from gw_util import InProcessGateway, Sink, ham, send
+from aiosmtpd.smtp import SMTP
+from gw_util import InProcessGateway, Sink, SinkHandler, ham, send
 
-from floodwall.ingest.smtp_source import MAX_LINE, InboundMessage, Reply, SmtpSource
+from floodwall.ingest.smtp_source import (
+    MAX_LINE,
+    InboundMessage,
+    LongLineSMTP,
+    Reply,
+    SmtpSource,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -219,3 +226,44 @@ def test_gateway_relays_stuffed_and_8bit_lines_byte_exact(tmp_path: Path) -> Non
         assert got.data.endswith(original)
     finally:
         sink.close()
+
+
+ADDRESSES = [
+    "<a@example.org>", "<>", "a@example.org", "<\"quoted local\"@example.org>",
+    "<a@[127.0.0.1]>", "<<bad@example.org>", "<a@>", "", "<" + "l" * 65 + "@example.org>",
+    "<a@example.org> SIZE=100", "<\u00e9@example.org> SMTPUTF8", "<a@example.org",
+]  # fmt: skip
+
+
+def test_mail_and_rcpt_addresses_parse_as_aiosmtpd_does() -> None:
+    """``LongLineSMTP._getaddr`` replaces aiosmtpd's; every reply must stay the same."""
+
+    async def replies(factory: type[SMTP]) -> list[int]:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(
+            lambda: factory(SinkHandler(), enable_SMTPUTF8=True, loop=loop), "127.0.0.1", 0
+        )
+        port = server.sockets[0].getsockname()[1]
+        codes: list[int] = []
+        try:
+            client = Client(*await asyncio.open_connection("127.0.0.1", port))
+            await client.reply()
+            await client.cmd(b"EHLO client.test")
+            for address in ADDRESSES:
+                codes.append(await client.cmd(f"MAIL FROM:{address}".encode()))
+                codes.append(await client.cmd(f"RCPT TO:{address}".encode()))
+                codes.append(await client.cmd(b"RSET"))
+            client.writer.close()
+            with contextlib.suppress(OSError):
+                await client.writer.wait_closed()
+        finally:
+            server.close()
+            await server.wait_closed()
+        return codes
+
+    async def run() -> tuple[list[int], list[int]]:
+        return await replies(SMTP), await replies(LongLineSMTP)
+
+    stock, ours = asyncio.run(run())
+    assert ours == stock, stock
+    assert {250, 553, 501} <= set(stock), stock  # some taken, some refused
