@@ -153,9 +153,12 @@ def _grouped_or(children: tuple[Node, ...], hs: HyperscanCache) -> tuple[Check, 
     groups: dict[str, list[tuple[str, str]]] = {}
     rest: list[Check] = []
     numbers: dict[str, list[float]] = {}
+    globs: dict[tuple[str, bool], list[str]] = {}
     for child in children:
         if child[0] == "field" and child[2][0] == "num":
             numbers.setdefault(child[1], []).append(float(child[2][1]))
+        elif child[0] == "field" and child[2][0] == "str" and child[2][1] == "glob":
+            globs.setdefault((child[1], bool(child[2][3])), []).append(child[2][2])
         elif (
             child[0] == "field"
             and child[2][0] == "str"
@@ -169,6 +172,11 @@ def _grouped_or(children: tuple[Node, ...], hs: HyperscanCache) -> tuple[Check, 
         rest.insert(0, _field_any(name, tests))
     for name, wanted in numbers.items():
         rest.insert(0, _number_in(name, frozenset(wanted)))
+    # Wildcard values of one field (`` -e* JAB``, `` -e* SUVYI`` ...) are one Hyperscan
+    # scan per value for all of them, not one scan each.
+    for (name, cased), regexes in globs.items():
+        text = "|".join(f"(?:{r})" for r in regexes)
+        rest.append(_field(name, ("str", "glob", text, cased), hs))
     return tuple(rest)
 
 
