@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from floodwall.ingest.evtx_source import CHUNK_SIZE, HEADER_SIZE
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -21,3 +26,22 @@ def shared_data() -> Path:
 def rule_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One compiled-rule cache for the whole session (compiling ~3,750 rules takes seconds)."""
     return tmp_path_factory.getbasetemp().parent / "floodwall-rule-cache"
+
+
+EVTX_SAMPLE = Path(__file__).parent / "samples" / "ingest" / "evtx" / "sysmon_process_creation.evtx"
+
+
+@pytest.fixture(scope="session")
+def many_chunk_evtx() -> Callable[[int], bytes]:
+    """Builds a valid EVTX file of ``copies`` copies of the sample's one chunk (records
+    1..6 each): a file large enough to be cut into chunk ranges."""
+
+    def build(copies: int) -> bytes:
+        data = EVTX_SAMPLE.read_bytes()
+        header = bytearray(data[:HEADER_SIZE])
+        struct.pack_into("<QQ", header, 8, 0, copies - 1)  # first and last chunk number
+        struct.pack_into("<H", header, 42, copies)  # chunk count
+        struct.pack_into("<I", header, 124, zlib.crc32(bytes(header[:120])))
+        return bytes(header) + data[HEADER_SIZE : HEADER_SIZE + CHUNK_SIZE] * copies
+
+    return build

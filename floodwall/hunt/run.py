@@ -22,6 +22,7 @@ from floodwall.detect.sigma.correlation import (
 from floodwall.detect.sigma.engine import SigmaEngine
 from floodwall.hunt.findings import rule_ref, sigma_finding
 from floodwall.ingest.base import Source
+from floodwall.ingest.evtx_source import EvtxSource, split_evtx
 from floodwall.ingest.intake import IntakeLog
 from floodwall.ingest.json_source import NdjsonSource, split_ndjson
 from floodwall.normalize.dispatch import normalize
@@ -110,7 +111,7 @@ class HuntPlan:
             self.engine, self.engine.rules, self._refs, self._emit, self._feed,
         )  # fmt: skip
         intake = IntakeLog()
-        if unit.part is not None and isinstance(unit.source, NdjsonSource):
+        if unit.part is not None and isinstance(unit.source, NdjsonSource | EvtxSource):
             records = unit.source.read_range(unit.path, *unit.part, intake)
         else:
             records = unit.source.read(unit.path, intake)
@@ -168,16 +169,22 @@ def _observed(event: Event, found: list[tuple[str, str]]) -> Observed:
 
 
 def plan_units(inputs: Sequence[tuple[str, Source]], workers: int) -> list[Unit]:
-    """One unit per file; with several workers, large NDJSON files are cut into ranges
-    (a few per worker, so that a slow range does not leave a core idle)."""
+    """One unit per file; with several workers, large NDJSON and EVTX files are cut into
+    ranges (a few per worker, so that a slow range does not leave a core idle): NDJSON at
+    line starts, EVTX at chunk boundaries."""
     units: list[Unit] = []
     for path, source in inputs:
         try:
             size = os.path.getsize(path) if path != "-" else 0
         except OSError:
             size = 0  # reported by the source when it is read
-        parts = split_ndjson(path, workers * 4) if workers > 1 and path != "-" else []
-        if parts and isinstance(source, NdjsonSource):
+        parts: list[tuple[int, int, int]] = []
+        if workers > 1 and path != "-":
+            if isinstance(source, NdjsonSource):
+                parts = split_ndjson(path, workers * 4)
+            elif isinstance(source, EvtxSource):
+                parts = split_evtx(path, workers * 4)
+        if parts:
             units.extend(
                 Unit(path, source, end - start, (start, end, line)) for start, end, line in parts
             )

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -151,6 +152,21 @@ def test_workers_give_the_same_output(env: dict[str, str], tmp_path: Path) -> No
     )
     assert one.returncode == two.returncode == 1
     assert one.stdout == two.stdout and len(one.stdout.splitlines()) == 6
+
+
+def test_workers_share_one_large_evtx_file(
+    env: dict[str, str], tmp_path: Path, many_chunk_evtx: Callable[[int], bytes]
+) -> None:
+    """A 5 MiB EVTX file is cut into chunk ranges for two workers: same output, in order."""
+    big = tmp_path / "big.evtx"
+    big.write_bytes(many_chunk_evtx(80))
+    args = ("--format", "jsonl", "--no-store", "--no-intel", "--min-level", "informational")
+    one = hunt(env, *args, "--workers", "1", str(big))
+    two = hunt(env, *args, "--workers", "2", str(big))
+    assert one.returncode == two.returncode == 1, two.stderr
+    assert one.stdout == two.stdout
+    assert len(one.stdout.splitlines()) % 80 == 0 and one.stdout  # each copy matches alike
+    assert "Hunted 480 events" in two.stderr
 
 
 def test_verbose_lists_rules_not_loaded(env: dict[str, str], tmp_path: Path) -> None:

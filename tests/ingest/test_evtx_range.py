@@ -4,8 +4,7 @@ records and damage alike."""
 
 from __future__ import annotations
 
-import struct
-import zlib
+from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
 
@@ -14,18 +13,7 @@ import pytest
 from floodwall.ingest.evtx_source import CHUNK_SIZE, HEADER_SIZE, EvtxSource, split_evtx
 from floodwall.ingest.intake import IntakeLog
 
-SAMPLE = Path(__file__).parents[1] / "samples" / "ingest" / "evtx" / "sysmon_process_creation.evtx"
 COPIES = 40
-
-
-def many_chunks(copies: int = COPIES) -> bytes:
-    """A valid file holding ``copies`` copies of the sample's chunk (records 1..6 each)."""
-    data = SAMPLE.read_bytes()
-    header = bytearray(data[:HEADER_SIZE])
-    struct.pack_into("<QQ", header, 8, 0, copies - 1)
-    struct.pack_into("<H", header, 42, copies)
-    struct.pack_into("<I", header, 124, zlib.crc32(bytes(header[:120])))
-    return bytes(header) + data[HEADER_SIZE : HEADER_SIZE + CHUNK_SIZE] * copies
 
 
 Read = tuple[list[tuple[int, object]], list[tuple[str, str]], int]
@@ -52,9 +40,11 @@ def in_ranges(path: Path, parts: int) -> tuple[Read, list[tuple[int, int, int]]]
 
 
 @pytest.mark.parametrize("parts", [2, 3, 8, 64])
-def test_ranges_read_what_one_read_does(tmp_path: Path, parts: int) -> None:
+def test_ranges_read_what_one_read_does(
+    tmp_path: Path, parts: int, many_chunk_evtx: Callable[[int], bytes]
+) -> None:
     path = tmp_path / "big.evtx"
-    path.write_bytes(many_chunks())
+    path.write_bytes(many_chunk_evtx(COPIES))
     (records, problems, received), ranges = in_ranges(path, parts)
     assert len(ranges) == min(parts, COPIES)
     # Contiguous, on chunk boundaries, the first from 0 (it checks the file header).
@@ -65,8 +55,10 @@ def test_ranges_read_what_one_read_does(tmp_path: Path, parts: int) -> None:
     assert received == 6 * COPIES and problems == []
 
 
-def test_damage_is_reported_once_by_the_range_holding_it(tmp_path: Path) -> None:
-    data = bytearray(many_chunks())
+def test_damage_is_reported_once_by_the_range_holding_it(
+    tmp_path: Path, many_chunk_evtx: Callable[[int], bytes]
+) -> None:
+    data = bytearray(many_chunk_evtx(COPIES))
     data[0:8] = b"XXXXXXXX"  # file header damaged: only range 0 says so
     bad_chunk = HEADER_SIZE + 17 * CHUNK_SIZE
     data[bad_chunk : bad_chunk + 8] = b"\xff" * 8  # chunk magic damaged
@@ -84,11 +76,13 @@ def test_damage_is_reported_once_by_the_range_holding_it(tmp_path: Path) -> None
     assert any(reason.startswith("file truncated inside chunk") for reason in reasons)
 
 
-def test_small_or_foreign_files_are_not_split(tmp_path: Path) -> None:
+def test_small_or_foreign_files_are_not_split(
+    tmp_path: Path, many_chunk_evtx: Callable[[int], bytes]
+) -> None:
     path = tmp_path / "one.evtx"
-    path.write_bytes(many_chunks(1))
+    path.write_bytes(many_chunk_evtx(1))
     assert split_evtx(str(path), 4, min_bytes=0) == []  # one chunk
-    path.write_bytes(many_chunks())
+    path.write_bytes(many_chunk_evtx(COPIES))
     assert split_evtx(str(path), 4) == []  # under the 4 MiB default
     assert split_evtx(str(path), 1, min_bytes=0) == []
     assert split_evtx(str(tmp_path / "missing.evtx"), 4, min_bytes=0) == []
