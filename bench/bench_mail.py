@@ -17,6 +17,11 @@ included). Then how often each symbol fires, per corpus and half.
 Usage::
 
     .venv/bin/python bench/bench_mail.py [--limit N] [--half dev|held-out|both]
+        [--list-flagged CORPUS]
+
+``--list-flagged spamassassin_ham`` also prints each flagged message of that corpus's
+**dev** half with its symbols (the false positives to study); the held-out half is never
+listed, so it stays unseen.
 """
 
 from __future__ import annotations
@@ -96,6 +101,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--limit", type=int, help="messages per corpus and half (default: all)")
     parser.add_argument("--half", choices=[*HALVES, "both"], default="both")
+    parser.add_argument(
+        "--list-flagged", choices=CORPORA, help="list the flagged dev messages of this corpus"
+    )
     args = parser.parse_args()
     if not SHARED.is_dir():
         print(f"corpora not found at {SHARED}", file=sys.stderr)
@@ -103,6 +111,7 @@ def main() -> int:
     halves = HALVES if args.half == "both" else (args.half,)
     tag = tag_threshold()
     firing: dict[tuple[str, str], Counter[str]] = {}
+    listed: list[dict[str, object]] = []
     print(
         f"{'corpus':22} {'half':9} {'messages':>8} {'flagged':>8} {'held':>7}"
         f" {'no-auth':>8} {'msg/CPU-s':>10}"
@@ -120,6 +129,8 @@ def main() -> int:
                 f"{name:22} {half:9} {len(results):8,} {100 * flagged / n:7.1f}%"
                 f" {100 * held / n:6.1f}% {100 * no_auth / n:7.1f}% {rate:10,.0f}"
             )
+            if name == args.list_flagged and half == "dev":
+                listed = [r for r in results if r["verdict"] != "accept"]
             firing[name, half] = Counter(
                 s["id"]  # type: ignore[index]
                 for r in results
@@ -131,6 +142,11 @@ def main() -> int:
     print(f"{'symbol':34}" + "".join(f"{SHORT.get(n, n[:6]) + ':' + h[0]:>10}" for n, h in columns))
     for s in symbols:
         print(f"{s:34}" + "".join(f"{firing[c][s]:10,}" for c in columns))
+    if args.list_flagged:
+        print(f"\nflagged messages of {args.list_flagged} (dev half): {len(listed)}")
+        for r in listed:
+            symbols = ", ".join(f"{s['id']} {s['score']}" for s in r["symbols"])  # type: ignore[attr-defined]
+            print(f"  {Path(str(r['path'])).name}  {r['verdict']} {r['score']}: {symbols}")
     print("\npeer: rspamd is not run by this benchmark.")
     return 0
 
