@@ -24,6 +24,9 @@ DETECTOR = CredentialWordingDetector(reference.load_phrases())
         ("", "Votre compte a été suspendu.", True),
         ("Urgente", "Verifique su cuenta.", True),
         ("", "Please ve\u200brify your account", True),  # zero-width space folded away
+        ("Ledger Data Breach - Check Your Recovery Phrase", "", True),
+        ("Password Expired honey@example.org", "", True),
+        ("", "Never share your recovery phrase with anyone.", False),  # a wallet's own advice
         ("Urgent: minutes of the board meeting", "See attached.", False),
         ("Lunch?", "Are we still on for Friday?", False),
         ("", "The unverify your accounts tool", False),
