@@ -145,7 +145,7 @@ class Gateway:
         await self.queue.stop(self.config.grace)
         await asyncio.gather(*self._recording)  # rows of messages still queued
         await self.recorder.close()
-        await asyncio.to_thread(self.scanner.close)
+        await self.scanner.close()
         self._relay.shutdown(wait=True)
         for connection in self._connections:
             connection.close()
