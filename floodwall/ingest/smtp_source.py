@@ -6,7 +6,7 @@ for its DATA. The protocol limits live here:
 
 - STARTTLS (RFC 3207) when an ``ssl.SSLContext`` is given;
 - SIZE (RFC 1870): the limit is announced, a larger MAIL ... SIZE= is refused and a
-  larger DATA is read to its end and answered ``552`` (aiosmtpd keeps none of it);
+  larger DATA is read to its end and answered ``552``, keeping none of it (``read_data``);
 - text lines up to ``MAX_LINE`` octets: RFC 5321 §4.5.3.1.6 allows 1000, but about one
   real message in ten has longer lines (12% of phishing_pot, HTML on one line) and
   Postfix takes them; aiosmtpd's own limit of 1001 would refuse that mail for good with
