@@ -120,6 +120,7 @@ class HuntPlan:
         # Only events with an observable not yet seen to match nothing wait for a batch,
         # with just those observables.
         pending: list[tuple[Event, list[tuple[str, str]]]] = []
+        marks: list[int] = []  # where each pending event's findings end in out.findings
         for raw in records:
             try:
                 event = normalize(raw)
@@ -140,21 +141,45 @@ class HuntPlan:
                 unknown = intel.unknown(event)
                 if unknown:
                     pending.append((event, unknown))
+                    marks.append(len(out.findings))
                     if len(pending) >= INTEL_BATCH:
-                        out.findings.extend(intel.findings(pending))
-                        pending = []
+                        _place(out.findings, intel.findings(pending), pending, marks)
+                        pending, marks = [], []
             if out.events >= batch:
                 if intel is not None and pending:
-                    out.findings.extend(intel.findings(pending))
-                    pending = []
+                    _place(out.findings, intel.findings(pending), pending, marks)
+                    pending, marks = [], []
                 yield out
                 out = UnitResult(unit.path)
         if intel is not None and pending:
-            out.findings.extend(intel.findings(pending))
+            _place(out.findings, intel.findings(pending), pending, marks)
         # The source counts and reports as it is consumed: hand its log over at the end.
         out.intake = intake
         out.size = unit.size
         yield out
+
+
+def _place(
+    findings: list[Finding],
+    found: list[Finding],
+    pending: list[tuple[Event, list[tuple[str, str]]]],
+    marks: list[int],
+) -> None:
+    """Put each intel finding right after its event's Sigma findings, so that the output
+    order does not depend on when a batch was matched (nor on what the matcher already
+    knew to be clean, which differs between one worker and several)."""
+    if not found:
+        return
+    at = {id(event): mark for (event, _), mark in zip(pending, marks, strict=True)}
+    merged: list[Finding] = []
+    done = 0
+    for finding in found:
+        mark = at[id(finding.event)]
+        merged += findings[done:mark]
+        merged.append(finding)
+        done = mark
+    merged += findings[done:]
+    findings[:] = merged
 
 
 def _observed(event: Event, found: list[tuple[str, str]]) -> Observed:
