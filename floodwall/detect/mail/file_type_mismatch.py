@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from floodwall.detect.mail.findings import attachment_finding
 from floodwall.normalize.filetype import extensions
+from floodwall.normalize.office_crypto import is_encrypted_office
 from floodwall.records import Finding, MailMessage, Severity
 
 # The true types each harmless-looking extension may honestly have.
@@ -20,6 +21,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "zip": frozenset({"zip", "ooxml", "jar"}), "7z": frozenset({"7z"}), "rar": frozenset({"rar"}),
     "gz": frozenset({"gzip"}),
 }  # fmt: skip
+_OOXML = frozenset(["docx", "xlsx", "pptx", "docm", "xlsm", "pptm", "dotx", "dotm", "xltx", "xltm"])
 # A mismatch only matters when the real content is something that can run or carry code.
 RISKY = frozenset(
     [
@@ -59,6 +61,12 @@ class FileTypeMismatchDetector:
             exts = extensions(att.name)
             expected = EXPECTED.get(exts[-1]) if exts else None
             if expected and att.true_type not in expected and att.true_type in RISKY:
+                if exts[-1] in _OOXML and att.true_type == "ole" and is_encrypted_office(att.data):
+                    # An encrypted OOXML package is stored in an OLE compound file
+                    # (MS-OFFCRYPTO §2.3.4.4): that is its honest form, not a disguise.
+                    # Opened, its document is scanned as a member; unopened, it is
+                    # flagged as encrypted.
+                    continue
                 reason = f"{att.path!r} is named .{exts[-1]} but holds {att.true_type}"
                 out.append(attachment_finding(self, att, reason, true_type=att.true_type))
         return out

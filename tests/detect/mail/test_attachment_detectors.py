@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
 from typing import Any
 
 import attachment_cases as cases
 import pytest
+from msoffcrypto.format.ooxml import OOXMLFile
 
 from floodwall.detect.mail.dangerous_attachment import DangerousAttachmentDetector
 from floodwall.detect.mail.double_extension import DoubleExtensionDetector
@@ -16,6 +19,31 @@ from floodwall.detect.mail.html_smuggling import HtmlSmugglingDetector
 from floodwall.detect.mail.rtlo_filename import RtloFilenameDetector
 
 att, fired = cases.att, cases.fired
+
+
+def _docx() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr(
+            "[Content_Types].xml",
+            '<?xml version="1.0"?><Types xmlns='
+            '"http://schemas.openxmlformats.org/package/2006/content-types"/>',
+        )
+        z.writestr("word/document.xml", "<w:document>hello</w:document>")
+        z.writestr("word/media/image1.bin", bytes(range(256)) * 32)  # over the mini stream
+    return buf.getvalue()
+
+
+def _encrypted_docx() -> bytes:
+    out = io.BytesIO()
+    OOXMLFile(io.BytesIO(_docx())).encrypt("s3cret", out)
+    return out.getvalue()
+
+
+def _plain_ole() -> bytes:
+    """OLE magic without MS-OFFCRYPTO's encryption streams (here: nothing readable)."""
+    return bytes.fromhex("d0cf11e0a1b11ae1") + bytes(504)
+
 
 SMUGGLE = (
     b"<html><body><script>var b=atob('" + b"QUFB" * 80 + b"');var blob=new Blob([b]);"
@@ -50,6 +78,11 @@ LOGIN = (
         (FileTypeMismatchDetector(), att("invoice.pdf", "pdf"), False),
         (FileTypeMismatchDetector(), att("letter.docx", "ooxml"), False),
         (FileTypeMismatchDetector(), att("data.csv", "unknown"), False),
+        # An encrypted OOXML package lives in an OLE file (MS-OFFCRYPTO); any other OLE
+        # file behind a .docx name is a disguise.
+        (FileTypeMismatchDetector(), att("letter.docx", "ole", _encrypted_docx()), False),
+        (FileTypeMismatchDetector(), att("letter.docx", "ole", _plain_ole()), True),
+        (FileTypeMismatchDetector(), att("invoice.pdf", "ole", _encrypted_docx()), True),
         (EncryptedArchiveDetector(), att("secret.zip", "zip", encrypted=True), True),
         (EncryptedArchiveDetector(), att("secret.zip", "zip", password="infected"), True),
         (EncryptedArchiveDetector(), att("plain.zip", "zip"), False),
