@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import os
 import random
 import re
 import signal
@@ -207,9 +208,10 @@ class Sampler(threading.Thread):
             self.samples.append((time.monotonic() - t0, main / 2**20, tree / 2**20, queued))
 
     def cpu(self) -> tuple[float, float, float]:
-        """CPU seconds of the gateway process (user, system) and of its children now."""
+        """CPU seconds of the gateway process (user, system) and of its children now,
+        those still running and those it has reaped (recycled scan workers)."""
         t = self.proc.cpu_times()
-        kids = 0.0
+        kids = t.children_user + t.children_system
         for c in self.proc.children(recursive=True):
             with_times = c.cpu_times()
             kids += with_times.user + with_times.system
@@ -299,10 +301,13 @@ def main() -> int:
     print(f"offering {args.rate:g} msg/s for {seconds:g} s over {args.connections} connections;"
           f" gateway pid {gateway.pid}, {args.workers} scan worker(s)", flush=True)  # fmt: skip
 
+    cpu0 = sampler.cpu()  # from here on: start-up (imports, store, workers) not counted
+    load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     results = asyncio.run(drive(port, messages, args.rate, seconds, args.connections))
+    load1 = os.getloadavg()[0]
     wall = time.perf_counter() - t0 - 0.5
-    main_user, main_sys, worker_cpu = sampler.cpu()
+    main_user, main_sys, worker_cpu = (b - a for a, b in zip(cpu0, sampler.cpu(), strict=True))
     main_cpu = main_user + main_sys
     # Let the spool drain, then stop the gateway cleanly.
     queue = data / "spool" / "queue"
@@ -324,6 +329,8 @@ def main() -> int:
     print(f"sent {results.sent:,} in {wall:.1f} s: {results.sent / wall:.1f} msg/s achieved"
           f" (offered {args.rate:g}, {args.rate * seconds:,.0f} in {seconds:g} s); slowest"
           f" slot {results.behind:.2f} s late")  # fmt: skip
+    print(f"machine load average (1 min): {load0:.2f} at the start, {load1:.2f} at the end"
+          f" ({os.cpu_count()} CPUs; this run itself adds about 1.5)")  # fmt: skip
     print("replies: " + ", ".join(f"{c}: {n:,}" for c, n in sorted(results.codes.items()))
           + f"; protocol errors {results.errors}")  # fmt: skip
     lat = [x * 1000 for x in results.latencies]
