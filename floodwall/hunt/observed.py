@@ -27,6 +27,8 @@ _KIND: dict[str, IndicatorType] = {
     **{t: t for t in INDICATOR_TYPES},
     "hostname": "domain",
 }
+#: Normalized values remembered at most (then forgotten and relearnt).
+MEMO_LIMIT = 65536
 MISSING = "observable archive not available in this build (floodwall.store.archive)"
 
 
@@ -68,6 +70,9 @@ class ObservedArchive(AbstractContextManager["ObservedArchive"]):
         self._cm = cm
         self._record = record
         self.written = 0
+        # Logs repeat their values (internal addresses, the same images' hashes): each is
+        # normalized once. A bounded memo of a pure function; the rows are the same.
+        self._normal: dict[tuple[str, str], tuple[str, str] | None] = {}
 
     @classmethod
     def open(cls, settings: Settings) -> ObservedArchive | None:
@@ -97,11 +102,16 @@ class ObservedArchive(AbstractContextManager["ObservedArchive"]):
         rows: Iterable[tuple[str | None, str | None, str, Iterable[tuple[str, str]]]],
     ) -> Iterator[Any]:
         fallback = now_stamp()
-        make = self._record
+        make, memo = self._record, self._normal
         for ts, host, ref, observed in rows:
             stamp = utc_stamp(ts, fallback)
-            for kind, value in observed:
-                norm = archive_value(kind, value)
+            for pair in observed:
+                if pair in memo:
+                    norm = memo[pair]
+                else:
+                    if len(memo) >= MEMO_LIMIT:
+                        memo.clear()
+                    norm = memo[pair] = archive_value(*pair)
                 if norm is not None:
                     self.written += 1
                     yield make(stamp, source, host or "", norm[0], norm[1], ref)
