@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 Observed = tuple[str | None, str | None, str, list[tuple[str, str]]]
 
-#: Events whose observables are matched at once: enough for one vectorized IPv4 search
+#: Events with an unknown address matched at once: enough for one vectorized IPv4 search
 #: to pay, while only a few hundred events are held waiting for their matches.
 INTEL_BATCH = 256
 
@@ -117,8 +117,9 @@ class HuntPlan:
             records = unit.source.read(unit.path, intake)
         out = UnitResult(unit.path)
         intel, keep = self.intel, self.keep_observed
-        # Only events with an observable not yet seen to match nothing wait for a batch,
-        # with just those observables.
+        # Only the observables not yet seen to match nothing are matched. An event with an
+        # unknown address waits for a batch (one vectorized search for all its addresses);
+        # any other is matched at once, so that few events are held alive waiting.
         pending: list[tuple[Event, list[tuple[str, str]]]] = []
         marks: list[int] = []  # where each pending event's findings end in out.findings
         for raw in records:
@@ -139,12 +140,16 @@ class HuntPlan:
                 if keep and (found := intel.observables(event)):
                     out.observed.append(_observed(event, found))
                 unknown = intel.unknown(event)
-                if unknown:
+                if not unknown:
+                    pass
+                elif intel.has_address(unknown):
                     pending.append((event, unknown))
                     marks.append(len(out.findings))
                     if len(pending) >= INTEL_BATCH:
                         _place(out.findings, intel.findings(pending), pending, marks)
                         pending, marks = [], []
+                else:  # dict lookups only: matched now, no event held waiting
+                    out.findings.extend(intel.findings([(event, unknown)]))
             if out.events >= batch:
                 if intel is not None and pending:
                     _place(out.findings, intel.findings(pending), pending, marks)

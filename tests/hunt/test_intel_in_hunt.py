@@ -21,6 +21,7 @@ from floodwall.ingest.json_source import NdjsonSource, split_ndjson
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "detect" / "sigma"
 SYSMON = "Microsoft-Windows-Sysmon/Operational"
 WHOAMI = "C:\\Windows\\System32\\whoami.exe"
+SHA = "d" * 64
 
 
 def _events(n: int) -> list[dict[str, object]]:
@@ -31,6 +32,8 @@ def _events(n: int) -> list[dict[str, object]]:
             event |= {"Image": WHOAMI, "User": "NT AUTHORITY\\SYSTEM"}
         if i % 2 == 0:  # every other event carries an address; one in five is listed
             event["DestinationIp"] = f"198.51.100.{i % 5}" if i % 5 == 0 else f"10.0.{i % 7}.1"
+        if i % 4 == 1:  # matched at once (no address): one in two is listed
+            event["Hashes"] = f"MD5={i % 3:032x},SHA256={SHA if i % 8 == 1 else 'e' * 64}"
         out.append(event)
     return out
 
@@ -38,7 +41,9 @@ def _events(n: int) -> list[dict[str, object]]:
 def _plan() -> HuntPlan:
     ruleset = load_rules([RuleDir(SAMPLE)], cache_dir=None, workers=1)
     engine = SigmaEngine(ruleset.rules, LogSourceMap.load())
-    tables = IndicatorTables.from_indicators([Indicator("ip", "198.51.100.0", "feed", 90)])
+    tables = IndicatorTables.from_indicators(
+        [Indicator("ip", "198.51.100.0", "feed", 90), Indicator("sha256", SHA, "feed", 90)]
+    )
     return HuntPlan(engine, intel=EventIntelMatcher(IntelMatcher(tables)))
 
 
@@ -58,8 +63,9 @@ def test_intel_findings_follow_their_event_whatever_the_batching(tmp_path: Path)
     units = plan_units([(str(path), NdjsonSource())], 1)
     first = _hunt(plan, units, batch=5000)
     kinds = {fid for _, fid in first}
-    assert kinds == {"intel.ip", next(k for k in kinds if k.startswith("sigma."))}
+    assert kinds == {"intel.ip", "intel.hash", next(k for k in kinds if k.startswith("sigma."))}
     assert sum(fid == "intel.ip" for _, fid in first) == 120  # i % 10 == 0
+    assert sum(fid == "intel.hash" for _, fid in first) == 150  # i % 8 == 1
     # In event order: each event's Sigma finding, then its intel finding.
     assert first == sorted(first, key=lambda f: (f[0], f[1].startswith("intel.")))
     # Warm memories (only the listed values are matched again), other batch sizes, and

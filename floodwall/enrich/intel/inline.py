@@ -153,21 +153,39 @@ class EventIntelMatcher:
             return []
         fields, clean, extract = event.fields, self._clean, self._extract
         out: list[tuple[str, str]] = []
+        read: list[str] = []  # addresses read from the fields, not to look up twice
         for name, kind in extract.plan(fields):
             value = fields[name]
             if value.__class__ is not str or value in EMPTY:
                 continue
             if kind == "hashes":
-                for pair in extract.digests(value):
-                    if pair[1] not in clean[pair[0]]:
-                        out.append(pair)
-            elif value not in clean[kind]:
+                # A Hashes value whose digests are all clean is remembered whole: the
+                # next time it costs one lookup, not three.
+                whole = clean["hashes"]
+                if value in whole:
+                    continue
+                fresh = [p for p in extract.digests(value) if p[1] not in clean[p[0]]]
+                if fresh:
+                    out += fresh
+                else:
+                    whole.add(value)
+                    self._clean_size += 1
+                continue
+            if kind == "ip":
+                read.append(value)
+            if value not in clean[kind]:
                 out.append((kind, value))
         ips = clean["ip"]
         for ip in (event.source_ip, event.destination_ip):
-            if ip and ip not in ips and ("ip", ip) not in out:
+            if ip and ip not in read and ip not in ips and ("ip", ip) not in out:
                 out.append(("ip", ip))
         return out if len(out) < 2 else list(dict.fromkeys(out))
+
+    @staticmethod
+    def has_address(observed: list[tuple[str, str]]) -> bool:
+        """True when the observables hold an IP address (worth a batch: addresses are
+        searched together in one vectorized call; other kinds are dict lookups)."""
+        return any(kind == "ip" for kind, _ in observed)
 
     def has_unknown(self, observed: list[tuple[str, str]]) -> bool:
         """True when one of the observables may match: it was not seen to match nothing

@@ -99,6 +99,21 @@ def test_values_seen_to_match_nothing_are_not_matched_again() -> None:
     assert intel.has_unknown(intel.observables(_event(4, Hashes=f"SHA256={SHA}")))
 
 
+def test_a_clean_hashes_value_is_remembered_whole_and_a_listed_one_never() -> None:
+    intel = EventIntelMatcher(_matcher())
+    clean = _event(1, Hashes=f"MD5={MD5},SHA256={'e' * 64}")
+    listed = _event(2, Hashes=f"MD5={MD5},SHA256={SHA}")
+    assert intel.findings([(clean, intel.unknown(clean))]) == []
+    assert len(intel.findings([(listed, intel.unknown(listed))])) == 1
+    assert intel.unknown(clean) == []  # its digests are known clean: now remembered whole
+    assert clean.fields["Hashes"] in intel._clean["hashes"]
+    for _ in range(3):
+        assert intel.unknown(listed) == [("sha256", SHA)]
+    assert listed.fields["Hashes"] not in intel._clean["hashes"]
+    assert EventIntelMatcher.has_address([("md5", MD5), ("ip", "10.0.0.1")])
+    assert not EventIntelMatcher.has_address([("md5", MD5), ("domain", "ip")])
+
+
 def test_without_a_matcher_nothing_is_unknown() -> None:
     intel = EventIntelMatcher(None)
     e = _event(1, DestinationIp="198.51.100.9")
