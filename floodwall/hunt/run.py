@@ -33,8 +33,8 @@ if TYPE_CHECKING:
 
 Observed = tuple[str | None, str | None, str, list[tuple[str, str]]]
 
-#: Events with an unknown address matched at once: enough for one vectorized IPv4 search
-#: to pay, while only a few hundred events are held waiting for their matches.
+#: Events with an unknown observable matched at once: enough for one vectorized IPv4
+#: search to pay, while only a few hundred events are held waiting for their matches.
 INTEL_BATCH = 256
 
 #: Events per result handed on: bounds the findings held at once.
@@ -117,9 +117,9 @@ class HuntPlan:
             records = unit.source.read(unit.path, intake)
         out = UnitResult(unit.path)
         intel, keep = self.intel, self.keep_observed
-        # Only the observables not yet seen to match nothing are matched. An event with an
-        # unknown address waits for a batch (one vectorized search for all its addresses);
-        # any other is matched at once, so that few events are held alive waiting.
+        # Only the observables not yet seen to match nothing are matched, in batches (one
+        # vectorized search for the addresses). Matching each such event at once instead
+        # costs more than the batch saves (cachegrind: +9.2% vs +7.7% instructions).
         pending: list[tuple[Event, list[tuple[str, str]]]] = []
         marks: list[int] = []  # where each pending event's findings end in out.findings
         for raw in records:
@@ -140,16 +140,12 @@ class HuntPlan:
                 if keep and (found := intel.observables(event)):
                     out.observed.append(_observed(event, found))
                 unknown = intel.unknown(event)
-                if not unknown:
-                    pass
-                elif intel.has_address(unknown):
+                if unknown:
                     pending.append((event, unknown))
                     marks.append(len(out.findings))
                     if len(pending) >= INTEL_BATCH:
                         _place(out.findings, intel.findings(pending), pending, marks)
                         pending, marks = [], []
-                else:  # dict lookups only: matched now, no event held waiting
-                    out.findings.extend(intel.findings([(event, unknown)]))
             if out.events >= batch:
                 if intel is not None and pending:
                     _place(out.findings, intel.findings(pending), pending, marks)

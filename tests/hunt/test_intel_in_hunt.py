@@ -32,7 +32,7 @@ def _events(n: int) -> list[dict[str, object]]:
             event |= {"Image": WHOAMI, "User": "NT AUTHORITY\\SYSTEM"}
         if i % 2 == 0:  # every other event carries an address; one in five is listed
             event["DestinationIp"] = f"198.51.100.{i % 5}" if i % 5 == 0 else f"10.0.{i % 7}.1"
-        if i % 4 == 1:  # matched at once (no address): one in two is listed
+        if i % 4 == 1:  # one in two is listed
             event["Hashes"] = f"MD5={i % 3:032x},SHA256={SHA if i % 8 == 1 else 'e' * 64}"
         out.append(event)
     return out

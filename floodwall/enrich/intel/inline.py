@@ -181,12 +181,6 @@ class EventIntelMatcher:
                 out.append(("ip", ip))
         return out if len(out) < 2 else list(dict.fromkeys(out))
 
-    @staticmethod
-    def has_address(observed: list[tuple[str, str]]) -> bool:
-        """True when the observables hold an IP address (worth a batch: addresses are
-        searched together in one vectorized call; other kinds are dict lookups)."""
-        return any(kind == "ip" for kind, _ in observed)
-
     def has_unknown(self, observed: list[tuple[str, str]]) -> bool:
         """True when one of the observables may match: it was not seen to match nothing
         before (always False without a matcher: there is nothing to match)."""

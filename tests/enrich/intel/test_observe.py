@@ -110,8 +110,6 @@ def test_a_clean_hashes_value_is_remembered_whole_and_a_listed_one_never() -> No
     for _ in range(3):
         assert intel.unknown(listed) == [("sha256", SHA)]
     assert listed.fields["Hashes"] not in intel._clean["hashes"]
-    assert EventIntelMatcher.has_address([("md5", MD5), ("ip", "10.0.0.1")])
-    assert not EventIntelMatcher.has_address([("md5", MD5), ("domain", "ip")])
 
 
 def test_without_a_matcher_nothing_is_unknown() -> None:
