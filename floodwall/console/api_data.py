@@ -44,6 +44,10 @@ def plain(value: Any) -> Any:
     return value
 
 
+#: A UTC day the figures can cover (outside it, 422 rather than an overflow).
+DayQuery = Annotated[date | None, Query(ge=dashboard.FIRST_DAY, le=dashboard.LAST_DAY)]
+
+
 def _today(request: Request) -> date:
     return context_of(request).clock().astimezone(UTC).date()
 
@@ -52,7 +56,7 @@ def _today(request: Request) -> date:
 def dashboard_data(
     request: Request,
     who: Viewer,
-    day: date | None = None,
+    day: DayQuery = None,
     days: Annotated[int, Query(ge=1, le=dashboard.MAX_TREND_DAYS)] = dashboard.TREND_DAYS,
 ) -> dict[str, Any]:
     """A day (default today, UTC): the daily figures (seen, blocked, got through, split by
@@ -68,7 +72,7 @@ def dashboard_data(
 
 
 @router.get("/figures/day", responses=_REFUSALS)
-def figures_day(request: Request, who: Viewer, day: date | None = None) -> Any:
+def figures_day(request: Request, who: Viewer, day: DayQuery = None) -> Any:
     """Seen, blocked, got through, by origin, technique and source, and intake losses."""
     ctx = context_of(request)
     found = figures.daily_figures(
@@ -78,7 +82,12 @@ def figures_day(request: Request, who: Viewer, day: date | None = None) -> Any:
 
 
 @router.get("/figures/range", responses=_REFUSALS)
-def figures_range(request: Request, who: Viewer, start: date, end: date) -> Any:
+def figures_range(
+    request: Request,
+    who: Viewer,
+    start: Annotated[date, Query(ge=dashboard.FIRST_DAY, le=dashboard.LAST_DAY)],
+    end: Annotated[date, Query(ge=dashboard.FIRST_DAY, le=dashboard.LAST_DAY)],
+) -> Any:
     """The daily figures of each day from ``start`` to ``end`` (both included)."""
     if end < start:
         raise InputError("end is before start")

@@ -164,6 +164,23 @@ def test_release_to_a_refusing_next_hop_keeps_it_held(
     assert analyst.get(f"/api/quarantine/{held}").json()["status"] == "held"
 
 
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/api/dashboard", {"day": "0001-01-01"}),  # its trend would reach before year 1
+        ("/api/dashboard", {"day": "9999-12-31"}),  # its end would be after year 9999
+        ("/api/figures/day", {"day": "1969-12-31"}),
+        ("/api/figures/range", {"start": "0001-01-01", "end": "0001-01-02"}),
+        ("/", {"day": "0001-01-01"}),
+    ],
+)
+def test_days_out_of_range_are_refused(
+    viewer: httpx.Client, path: str, params: dict[str, str]
+) -> None:
+    r = viewer.get(path, params=params)
+    assert r.status_code == 422, (r.status_code, r.text[:300])
+
+
 def test_dashboard_campaigns_metrics_and_intel(live: LiveConsole, viewer: httpx.Client) -> None:
     dash = viewer.get("/api/dashboard").json()
     top = dash["top"]

@@ -19,7 +19,7 @@ from fastapi.templating import Jinja2Templates
 
 from floodwall.console import alert_query
 from floodwall.console.auth import context_of, optional_principal
-from floodwall.console.dashboard import technique_names, technique_url
+from floodwall.console.dashboard import FIRST_DAY, LAST_DAY, technique_names, technique_url
 from floodwall.console.errors import InputError
 from floodwall.console.roles import Principal, Role
 from floodwall.console.ui import charts
@@ -28,7 +28,11 @@ from floodwall.store.quarantine import QuarantineError, QuarantineStore
 from floodwall.store.quarantine_records import STATUSES as QUARANTINE_STATUSES
 
 HERE = Path(__file__).parent
-STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
+STATIC = {
+    "console.css": "text/css",
+    "console.js": "text/javascript",
+    "favicon.svg": "image/svg+xml",  # else a browser asks for /favicon.ico and gets a 404
+}
 LEVELS = ("informational", "low", "medium", "high", "critical")
 PAGE = 50  # alerts per page of the queue
 CAMPAIGNS_SHOWN = 200
@@ -91,7 +95,11 @@ def login_page(
 
 
 @router.get("/")
-def dashboard(request: Request, who: Who, day: Annotated[date | None, Query()] = None) -> Response:
+def dashboard(
+    request: Request,
+    who: Who,
+    day: Annotated[date | None, Query(ge=FIRST_DAY, le=LAST_DAY)] = None,
+) -> Response:
     if who is None:
         return _to_login(request)
     ctx = context_of(request)
