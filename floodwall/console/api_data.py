@@ -22,6 +22,7 @@ from floodwall.console.auth import Viewer, context_of
 from floodwall.console.errors import InputError, NotFoundError
 from floodwall.store import figures
 from floodwall.store.campaigns import CampaignStore
+from floodwall.store.figures_records import FIRST_DAY, LAST_DAY
 
 router = APIRouter(prefix="/api", tags=["figures"])
 _REFUSALS: dict[int | str, dict[str, Any]] = {400: {}, 401: {}, 403: {}}
@@ -45,7 +46,7 @@ def plain(value: Any) -> Any:
 
 
 #: A UTC day the figures can cover (outside it, 422 rather than an overflow).
-DayQuery = Annotated[date | None, Query(ge=dashboard.FIRST_DAY, le=dashboard.LAST_DAY)]
+DayQuery = Annotated[date | None, Query(ge=FIRST_DAY, le=LAST_DAY)]
 
 
 def _today(request: Request) -> date:
@@ -85,8 +86,8 @@ def figures_day(request: Request, who: Viewer, day: DayQuery = None) -> Any:
 def figures_range(
     request: Request,
     who: Viewer,
-    start: Annotated[date, Query(ge=dashboard.FIRST_DAY, le=dashboard.LAST_DAY)],
-    end: Annotated[date, Query(ge=dashboard.FIRST_DAY, le=dashboard.LAST_DAY)],
+    start: Annotated[date, Query(ge=FIRST_DAY, le=LAST_DAY)],
+    end: Annotated[date, Query(ge=FIRST_DAY, le=LAST_DAY)],
 ) -> Any:
     """The daily figures of each day from ``start`` to ``end`` (both included)."""
     if end < start:

@@ -224,12 +224,6 @@ def intake_health(
     return tuple(rows)
 
 
-#: The days figures can be asked for: a trend reaches back up to a year and a day's
-#: end is the next day's start, so both must stay inside what ``date`` holds (years 1
-#: to 9999); no log is older than the epoch.
-FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9998, 12, 31)
-
-
 def _pairs(rows: list[dict[str, Any]], count: str) -> tuple[tuple[str, int], ...]:
     return tuple((str(r["key"]), int(r[count])) for r in rows)
 

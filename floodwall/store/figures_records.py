@@ -10,6 +10,12 @@ from typing import Any
 __all__ = ["DayFigures", "DayTotals", "SourceLoss", "Split"]
 
 
+#: The days figures can be asked for: a trend reaches back up to a year and a day's end
+#: is the next day's start, so both must stay inside what ``date`` holds (years 1 to
+#: 9999); no log is older than the epoch.
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9998, 12, 31)
+
+
 @dataclass(frozen=True, slots=True)
 class Split:
     """One row of a split: attacks seen, of which blocked and got through."""

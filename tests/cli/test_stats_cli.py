@@ -80,7 +80,7 @@ def test_losses_of_today_and_unfinished_hunts(
 @pytest.mark.parametrize(
     "argv",
     [["--day", "2026-13-01"], ["--day", "yesterday"], ["--fold-minutes", "7"],
-     ["--format", "xml"]],
+     ["--format", "xml"], ["--day", "0001-01-01"], ["--day", "9999-12-31"]],
 )  # fmt: skip
 def test_bad_arguments_exit_2(
     data_dir: Path, argv: list[str], capsys: pytest.CaptureFixture[str]

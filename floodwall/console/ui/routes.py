@@ -19,11 +19,12 @@ from fastapi.templating import Jinja2Templates
 
 from floodwall.console import alert_query
 from floodwall.console.auth import context_of, optional_principal
-from floodwall.console.dashboard import FIRST_DAY, LAST_DAY, technique_names, technique_url
+from floodwall.console.dashboard import technique_names, technique_url
 from floodwall.console.errors import InputError
 from floodwall.console.roles import Principal, Role
 from floodwall.console.ui import charts
 from floodwall.store.campaigns import CampaignStore
+from floodwall.store.figures_records import FIRST_DAY, LAST_DAY
 from floodwall.store.quarantine import QuarantineError, QuarantineStore
 from floodwall.store.quarantine_records import STATUSES as QUARANTINE_STATUSES
 
