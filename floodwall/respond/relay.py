@@ -24,7 +24,7 @@ import smtplib
 import socket
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 __all__ = [
@@ -141,8 +141,19 @@ def relay_message(
     body = _crlf(data)
     smtp: smtplib.SMTP | None = None
     try:
-        smtp = smtplib.SMTP(host, port, local_hostname=helo, timeout=timeout)
-        return _transaction(smtp, mail_from, rcpt_to, body, starttls, ssl_context)
+        with _as_relay_errors(host, port):
+            smtp = smtplib.SMTP(host, port, local_hostname=helo, timeout=timeout)
+            return _transaction(smtp, mail_from, rcpt_to, body, starttls, ssl_context)
+    finally:
+        if smtp is not None:
+            _close(smtp)
+
+
+@contextlib.contextmanager
+def _as_relay_errors(host: str, port: int) -> Iterator[None]:
+    """smtplib's and the socket's failures as the relay's own errors."""
+    try:
+        yield
     except RelayError:
         raise
     except smtplib.SMTPResponseException as e:
@@ -153,9 +164,6 @@ def relay_message(
         # from the sender's side (RFC 5321 §4.5.4.1 retries on connection failures).
         reason = str(e) or type(e).__name__
         raise RelayTemporaryError(0, f"{host}:{port}: {reason}") from e
-    finally:
-        if smtp is not None:
-            _close(smtp)
 
 
 def _transaction(
@@ -283,20 +291,14 @@ class RelayConnection:
         smtp = self._reusable()
         kept = False
         try:
-            if smtp is None:
-                smtp = smtplib.SMTP(self.host, self.port, local_hostname=self.helo,
-                                    timeout=self.timeout)  # fmt: skip
-                self.opened += 1
-                self._used = 0
-            result = _transaction(smtp, mail_from, rcpt_to, body, False, None)
-            kept = True
-        except RelayError:
-            raise
-        except smtplib.SMTPResponseException as e:
-            raise _fail(e.smtp_code, e.smtp_error) from e
-        except (smtplib.SMTPException, OSError, UnicodeError) as e:
-            reason = str(e) or type(e).__name__
-            raise RelayTemporaryError(0, f"{self.host}:{self.port}: {reason}") from e
+            with _as_relay_errors(self.host, self.port):
+                if smtp is None:
+                    smtp = smtplib.SMTP(self.host, self.port, local_hostname=self.helo,
+                                        timeout=self.timeout)  # fmt: skip
+                    self.opened += 1
+                    self._used = 0
+                result = _transaction(smtp, mail_from, rcpt_to, body, False, None)
+                kept = True
         finally:
             if not kept and smtp is not None:
                 _close(smtp)  # after any failure the session's state is unknown
