@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,10 @@ def run_stats(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(figures.to_json(), indent=2))
         return 0
-    _print_tables(Console(highlight=False, soft_wrap=True), figures, settings)
+    out = Console(highlight=False, soft_wrap=True)
+    if not out.is_terminal:
+        out.width = 160  # written to a file or a pipe: paths stay on one line
+    _print_tables(out, figures, settings)
     return 0
 
 
@@ -105,11 +109,27 @@ def _print_tables(console: Any, f: Any, settings: Any) -> None:
         lambda k: f"{k} {names.get(k, '')}".strip(),
     )
     losses = Table(title="Intake losses per source", title_justify="left")
-    for col in ("source", "received", "unparseable", "dropped", "late"):
-        losses.add_column(col, justify="left" if col == "source" else "right")
-    for x in f.losses[: TOP * 2]:
+    losses.add_column("source", overflow="fold")
+    for col in ("received", "unparseable", "dropped", "late"):
+        losses.add_column(col, justify="right")
+    # Several hunted files: one total row names their common folder, and each file is
+    # shown below it by its path inside that folder (the file name is what tells inputs
+    # apart; a terminal-wide absolute path would be cut before it).
+    logs = [x.source.removeprefix("logs:") for x in f.losses if x.source.startswith("logs:")]
+    folder = _common_folder(logs) if len(logs) > 1 else ""
+    if folder:
+        total = [x for x in f.losses if x.source.startswith("logs:")]
         losses.add_row(
-            escape(x.source), f"{x.received:,}", f"{x.unparseable:,}",
+            escape(f"logs: {len(logs)} inputs in {folder}"),
+            f"{sum(x.received for x in total):,}", f"{sum(x.unparseable for x in total):,}",
+            "", "",
+        )  # fmt: skip
+    for x in f.losses[: TOP * 2]:
+        label = x.source
+        if folder and x.source.startswith("logs:"):
+            label = "  " + os.path.relpath(x.source.removeprefix("logs:"), folder)
+        losses.add_row(
+            escape(label), f"{x.received:,}", f"{x.unparseable:,}",
             "not recorded" if x.dropped is None else f"{x.dropped:,}",
             "not recorded" if x.late is None else f"{x.late:,}",
         )  # fmt: skip
@@ -123,3 +143,13 @@ def _print_tables(console: Any, f: Any, settings: Any) -> None:
             f"[red]{f.unfinished_hunts} hunt(s) started that day never finished[/]: "
             "their alerts and intake are incomplete."
         )
+
+
+def _common_folder(paths: list[str]) -> str:
+    """The folder all ``paths`` are in ("" when they share none but the root)."""
+    try:
+        common = os.path.commonpath(paths)
+    except ValueError:  # relative and absolute, or "-" (standard input) among them
+        return ""
+    folder = common if common not in paths else os.path.dirname(common)
+    return "" if folder in ("", "/") else folder
