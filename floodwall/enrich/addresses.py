@@ -14,6 +14,7 @@ import ipaddress
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from floodwall.records import Event, MailMessage
@@ -39,6 +40,13 @@ def as_public_ip(value: Any) -> str | None:
     """``value`` as an address text if it is a routable address, else None."""
     if not isinstance(value, str) or not 2 < len(value) < 64:
         return None
+    return _public_ip(value)
+
+
+@lru_cache(maxsize=1 << 16)
+def _public_ip(value: str) -> str | None:
+    # Cached: the same few addresses recur in thousands of alerts, and parsing one and
+    # testing it against the special-purpose registries costs microseconds each time.
     text = value.strip().strip("[]")
     if text.lower().startswith("ipv6:"):
         text = text[5:]

@@ -34,8 +34,18 @@ CSV_COLUMNS = [
 ]  # fmt: skip
 
 
+_PLAIN = frozenset([str, int, float, bool, type(None)])
+
+
 def _safe(value: Any) -> Any:
     """Event values as JSON can carry them (bytes and odd types become text)."""
+    plain = _PLAIN
+    if type(value) is dict:
+        # The common event: string keys and plain values, copied without a call each.
+        return {
+            (k if type(k) is str else str(k)): (v if type(v) in plain else _safe(v))
+            for k, v in value.items()
+        }
     if isinstance(value, str | int | float | bool) or value is None:
         return value
     if isinstance(value, list | tuple):
