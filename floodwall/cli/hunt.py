@@ -23,6 +23,7 @@ from floodwall.detect.sigma.loader import RuleDir, load_rules
 from floodwall.detect.sigma.logsource import LogSourceMap
 from floodwall.detect.sigma.prefilter import HyperscanCache
 from floodwall.enrich.context import AlertContextEnricher
+from floodwall.enrich.intel.attack_tags import IntelAttackTagger
 from floodwall.enrich.intel.inline import (
     EventIntelMatcher,
     load_run_intel,
@@ -35,10 +36,10 @@ from floodwall.hunt.summary import HuntSummary, print_summary
 from floodwall.ingest.base import InputError
 from floodwall.ingest.intake import IntakeLog
 from floodwall.ingest.paths import expand_inputs
-from floodwall.records import Severity
+from floodwall.records import Finding, Severity
 from floodwall.settings import Settings, default_rule_dirs
 from floodwall.store.alerts import AlertStore
-from floodwall.store.db import open_store
+from floodwall.store.db import Store, open_store
 
 LEVELS = [s.label for s in Severity]
 
@@ -77,6 +78,32 @@ def register(sub: Any) -> None:
     p.add_argument("--no-intel", action="store_true",
                    help="do not match events against the imported threat intel")  # fmt: skip
     p.set_defaults(run=run)
+
+
+class IntelTechniques:
+    """The edge of ``IntelAttackTagger``: the store and the ATT&CK data are opened only
+    when a hunt first meets an intel finding (most hunts meet none)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._store: Store | None = None
+        self._tagger: IntelAttackTagger | None = None
+
+    def tag(self, findings: list[Finding]) -> list[Finding]:
+        if not any(f.detector == "intel" for f in findings):
+            return findings
+        if self._tagger is None:
+            from floodwall.enrich.attack import AttackEnricher, default_attack_dir, load_attack_data
+            from floodwall.store.intel import IntelStore
+
+            self._store = open_store(self._settings.data_dir)
+            attack = AttackEnricher(load_attack_data(default_attack_dir(self._settings)))
+            self._tagger = IntelAttackTagger(IntelStore(self._store).find, attack)
+        return self._tagger.tag(findings)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
 
 
 def _fail(console: Console, message: str) -> int:
@@ -188,15 +215,17 @@ def run(args: argparse.Namespace) -> int:
     )  # fmt: skip
 
     enricher = context_enricher(settings)
+    tagger = IntelTechniques(settings) if matcher is not None else None
 
     def on_unit(result: UnitResult) -> None:
         intake.merge(result.intake)
         summary.events += result.events
-        summary.add(result.findings)
-        contexts = enricher.contexts(result.findings)
-        writer.write(result.findings, contexts)
+        findings = tagger.tag(result.findings) if tagger else result.findings
+        summary.add(findings)
+        contexts = enricher.contexts(findings)
+        writer.write(findings, contexts)
         if alerts is not None:
-            alerts.add_findings(hunt_id, result.findings, contexts)
+            alerts.add_findings(hunt_id, findings, contexts)
         if archive is not None and result.observed:
             archive.add("logs", result.observed)
         for rule_id, event in result.correlated:
@@ -228,6 +257,8 @@ def run(args: argparse.Namespace) -> int:
             )
         if store is not None:
             store.close()
+        if tagger is not None:
+            tagger.close()
         if archive is not None:
             archive.__exit__(None, None, None)
 

@@ -281,6 +281,10 @@ class AttackEnricher:
             return empty
         return self.resolve(ids)
 
+    def for_intel_ids(self, tags: Iterable[str]) -> tuple[str, ...]:
+        """The technique ids of ``for_intel`` (current ones only)."""
+        return self.for_intel(tags).ids
+
     def _tactics_of(self, techniques: Iterable[Technique]) -> tuple[Tactic, ...]:
         names = {s for t in techniques for s in t.tactics if s in self._tactics}
         return tuple(self._tactics[s] for s in sorted(names, key=self._order.__getitem__))

@@ -267,3 +267,43 @@ def test_hunt_and_mail_scan_archive_their_observables(
     mail = {(o.kind, o.value) for o in rows if o.source == "mail"}
     assert {("email", "phisher@bad-mail.net"), ("ip", "45.148.10.9")} <= mail
     assert all(o.ref for o in rows)
+
+
+def test_intel_findings_carry_the_techniques_their_indicators_name(
+    rule_cache: Path, tmp_path: Path
+) -> None:
+    """A MISP event tagged with an ATT&CK galaxy cluster: hits on its attributes carry
+    that technique; a feed entry with no such tag gives a finding without one."""
+    env = make_env(rule_cache, tmp_path / "data")
+    event = {
+        "Event": {
+            "uuid": "5f3c1a2b-1111-4222-8333-444455556666",
+            "info": "C2 servers",
+            "date": "2026-11-01",
+            "Tag": [{"name": 'misp-galaxy:mitre-attack-pattern="Application Layer Protocol - T1071"'}],
+            "Attribute": [
+                {"type": "ip-dst", "value": "45.148.20.5", "category": "Network activity",
+                 "to_ids": True, "uuid": "5f3c1a2b-1111-4222-8333-444455556667"},
+            ],
+        }
+    }  # fmt: skip
+    misp = tmp_path / "event.json"
+    misp.write_text(json.dumps(event))
+    feed = tmp_path / "feed.txt"
+    feed.write_text("evil-c2.com;c2\n")
+    for path in (misp, feed):
+        assert run(env, "intel", "import", str(path)).returncode == 0
+    events = tmp_path / "events.ndjson"
+    events.write_text(
+        json.dumps({"EventID": 3, "Image": "C:\\a.exe", "DestinationIp": "45.148.20.5"}) + "\n"
+        + json.dumps({"EventID": 22, "Image": "C:\\b.exe", "QueryName": "evil-c2.com"}) + "\n"
+    )  # fmt: skip
+    args = ["hunt", "--no-default-rules", "--rules", str(RULE_DIR), "--format", "jsonl"]
+    r = run(env, *args, str(events))
+    assert r.returncode == 1, r.stderr
+    attack = {o["rule"]["id"]: o["attack"] for o in lines(r.stdout)}
+    assert attack["intel.ip"] == ["T1071"]
+    assert attack["intel.domain"] == []
+    with sqlite3.connect(Path(env["FLOODWALL_DATA"]) / "floodwall.db") as db:
+        stored = dict(db.execute("SELECT rule_id, attack FROM alerts WHERE rule_id LIKE 'intel.%'"))
+    assert "T1071" in stored["intel.ip"]
