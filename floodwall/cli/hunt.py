@@ -99,6 +99,7 @@ class IntelTechniques:
             self._store = open_store(self._settings.data_dir)
             attack = AttackEnricher(load_attack_data(default_attack_dir(self._settings)))
             self._tagger = IntelAttackTagger(IntelStore(self._store).find, attack)
+            gc.freeze()  # the ATT&CK tables, out of the collector's walks (see the start)
         return self._tagger.tag(findings)
 
     def close(self) -> None:

@@ -15,6 +15,7 @@ run pays nothing else.
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import json
 import os
@@ -45,6 +46,8 @@ _LABEL = {
     "url": "URL", "md5": "file hash", "sha1": "file hash", "sha256": "file hash",
     "email": "email address",
 }  # fmt: skip
+#: Observable kinds of a single file digest (``file.hash.*``).
+_DIGESTS = frozenset({"md5", "sha1", "sha256"})
 #: Indicator types whose finding ids fold into one: a hash is a hash whatever its length.
 _ID_TYPE = {"md5": "hash", "sha1": "hash", "sha256": "hash"}
 
@@ -144,42 +147,62 @@ class EventIntelMatcher:
         return found
 
     def unknown(self, event: Event) -> list[tuple[str, str]]:
-        """The event's observables (as ``observables`` gives them) that were not seen to
-        match nothing before; always empty without a matcher (nothing to match).
+        """The event's observables (as ``observables`` gives them) that may match: not
+        seen to match nothing before; always empty without a matcher (nothing to match).
 
-        The hot path of a hunt with intel: no pair is built for a known-clean value.
+        The hot path of a hunt with intel: no pair is built for a known-clean value, and
+        a file hash, which only an identical indicator can match, is looked up at once
+        (one dict probe) instead of waiting for the batch: only a listed one is returned.
         """
-        if self.matcher is None:
+        matcher = self.matcher
+        if matcher is None:
             return []
-        fields, clean, extract = event.fields, self._clean, self._extract
+        fields, extract = event.fields, self._extract
+        src, dst = event.source_ip, event.destination_ip
+        plan = extract.plan(fields)
+        if not plan and src is None and dst is None:
+            return []  # most events: nothing an indicator could name
+        clean = self._clean
         out: list[tuple[str, str]] = []
         read: list[str] = []  # addresses read from the fields, not to look up twice
-        for name, kind in extract.plan(fields):
+        for name, kind in plan:
             value = fields[name]
             if value.__class__ is not str or value in EMPTY:
                 continue
             if kind == "hashes":
-                # A Hashes value whose digests are all clean is remembered whole: the
-                # next time it costs one lookup, not three.
+                # A Sysmon Hashes value whose digests are all unlisted is remembered whole:
+                # logs run the same images again and again, and the next time it costs one
+                # lookup instead of a parse and three.
                 whole = clean["hashes"]
                 if value in whole:
                     continue
-                fresh = [p for p in extract.digests(value) if p[1] not in clean[p[0]]]
-                if fresh:
-                    out += fresh
+                listed = [p for p in extract.digests(value) if matcher.has_hash(p[1])]
+                if listed:
+                    out += listed
                 else:
-                    whole.add(value)
-                    self._clean_size += 1
-                continue
-            if kind == "ip":
-                read.append(value)
-            if value not in clean[kind]:
-                out.append((kind, value))
-        ips = clean["ip"]
-        for ip in (event.source_ip, event.destination_ip):
-            if ip and ip not in read and ip not in ips and ("ip", ip) not in out:
-                out.append(("ip", ip))
+                    self._remember(whole, value)
+            elif kind in _DIGESTS:
+                if matcher.has_hash(value):
+                    out.append((kind, value))
+            else:
+                if kind == "ip":
+                    read.append(value)
+                if value not in clean[kind]:
+                    out.append((kind, value))
+        if src is not None or dst is not None:
+            ips = clean["ip"]
+            for ip in (src, dst):
+                if ip and ip not in read and ip not in ips and ("ip", ip) not in out:
+                    out.append(("ip", ip))
         return out if len(out) < 2 else list(dict.fromkeys(out))
+
+    def _remember(self, into: set[str], value: str) -> None:
+        if self._clean_size >= CLEAN_LIMIT:
+            self._clean.clear()
+            self._clean_size = 0
+            into = self._clean["hashes"]
+        into.add(value)
+        self._clean_size += 1
 
     def has_unknown(self, observed: list[tuple[str, str]]) -> bool:
         """True when one of the observables may match: it was not seen to match nothing
@@ -303,9 +326,23 @@ def _warninglists() -> WarninglistIndex | None:
     from floodwall.enrich.intel.warninglists import WarninglistError, WarninglistIndex
 
     try:
-        return WarninglistIndex.load(suffixes=bundled_suffixes())
+        index = WarninglistIndex.load(suffixes=bundled_suffixes())
     except WarninglistError:
         return None  # the import already marked listed indicators; nothing more to add
+    _keep_out_of_gc()
+    return index
+
+
+def _keep_out_of_gc() -> None:
+    """Move what a run has loaded so far out of the cyclic collector's reach.
+
+    Tables loaded in the middle of a run (warninglists, GeoIP, ATT&CK) live as long as
+    the run and hold no cycles to collect, but every full collection would walk their
+    millions of entries again, touching each one (measured: a third of a hunt's CPU with
+    a million indicators once the first hit had loaded them). The hunt froze what it had
+    loaded at its start for the same reason.
+    """
+    gc.freeze()
 
 
 def load_run_intel(
@@ -404,6 +441,8 @@ def origin_context_enricher(settings: Settings) -> AlertContextEnricher:
     def load() -> OriginEnricher:
         from floodwall.enrich.origin import load_origin_enricher
 
-        return load_origin_enricher(settings, open_proxies=load_open_proxies(settings))
+        enricher = load_origin_enricher(settings, open_proxies=load_open_proxies(settings))
+        _keep_out_of_gc()
+        return enricher
 
     return AlertContextEnricher(loader=load)

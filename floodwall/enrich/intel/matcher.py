@@ -185,6 +185,11 @@ class IntelMatcher:
         row = self._hashes.get(value) if value.islower() else self._hashes.get(value.lower())
         return _NONE if row is None else (row,)
 
+    def has_hash(self, value: str) -> bool:
+        """True when an indicator names the digest ``value`` (any case): one dict probe,
+        for the hunt's hot path (``match`` gives the findings)."""
+        return (value if value.islower() else value.lower()) in self._hashes
+
     def _email_rows(self, value: str) -> tuple[int, ...]:
         address = value.strip().strip("<>").lower()
         row = self._emails.get(address)

@@ -115,6 +115,16 @@ def test_hashes_any_case(matcher: IntelMatcher) -> None:
     assert m.indicator_type == "md5"
 
 
+@pytest.mark.parametrize(
+    ("value", "listed"),
+    [(SHA256, True), (SHA256.upper(), True), (MD5, True), ("b" * 64, False), ("", False),
+     (SHA256[:-1], False)],
+)  # fmt: skip
+def test_has_hash_agrees_with_match(matcher: IntelMatcher, value: str, listed: bool) -> None:
+    assert matcher.has_hash(value) is listed
+    assert bool(matcher.match("hash", value)) is listed
+
+
 def test_sender_addresses_and_their_domain(matcher: IntelMatcher) -> None:
     assert found(matcher, "email", "<CEO@Fraud.biz>") == {"ceo@fraud.biz"}
     assert found(matcher, "email", "anyone@mail.evil.com") == {"evil.com"}
