@@ -140,7 +140,7 @@ class EventIntelMatcher:
 
     def observables(self, event: Event) -> list[tuple[str, str]]:
         """``(kind, value)`` pairs of one event, its normalized addresses included."""
-        found = self._extract(event.fields)
+        found = self._extract(event.fields, event.channel, event.event_id)
         for ip in (event.source_ip, event.destination_ip):
             if ip and ("ip", ip) not in found:
                 found.append(("ip", ip))
@@ -159,14 +159,14 @@ class EventIntelMatcher:
             return []
         fields, extract = event.fields, self._extract
         src, dst = event.source_ip, event.destination_ip
-        plan = extract.plan(fields)
+        plan = extract.plan(fields, event.channel, event.event_id)
         if not plan and src is None and dst is None:
             return []  # most events: nothing an indicator could name
         clean = self._clean
         out: list[tuple[str, str]] = []
         read: list[str] = []  # addresses read from the fields, not to look up twice
         for name, kind in plan:
-            value = fields[name]
+            value = fields.get(name)
             if value.__class__ is not str or value in EMPTY:
                 continue
             if kind == "hashes":

@@ -31,6 +31,29 @@ FIELD_KINDS: Mapping[str, str] = {
 #: Sysmon's ``Hashes`` field: ``SHA1=...,MD5=...,SHA256=...,IMPHASH=...``.
 HASHES_FIELD = "Hashes"
 _HASH_NAMES = {"MD5": "md5", "SHA1": "sha1", "SHA256": "sha256"}
+#: Sysmon's channel, and its event ids whose records carry a ``Hashes`` field (Sysmon
+#: schema 4.90: process creation, driver and image loads, file delete, clipboard, file
+#: block and executable detected).
+SYSMON = "Microsoft-Windows-Sysmon/Operational"
+_SYSMON_HASHES = (1, 6, 7, 23, 24, 26, 27, 28, 29)
+#: Channel -> event id -> the fields its records define that name observables, from the
+#: channel's own schema. An event of a listed id is read by these names alone (no probe
+#: of all the table's names: a fifth of a hunt's intel cost); a field the schema does not
+#: define for that id is not an observable of it. Ids not listed are probed in full.
+SCHEMA_FIELDS: Mapping[str, Mapping[int, tuple[tuple[str, str], ...]]] = {
+    SYSMON: {
+        **{eid: () for eid in range(1, 30)},
+        **{eid: ((HASHES_FIELD, "hashes"),) for eid in _SYSMON_HASHES},
+        3: (("SourceIp", "ip"), ("DestinationIp", "ip"), ("DestinationHostname", "domain")),
+        15: (("Hash", "hashes"),),  # FileCreateStreamHash: the stream's digests
+        22: (("QueryName", "domain"),),
+    },
+}
+#: Channels none of whose records name an observable in a field of their own: the
+#: addresses of Security events (IpAddress, SourceAddress, DestAddress) are read by the
+#: normalizers into the event's source and destination address, which are always
+#: matched.
+NO_FIELDS_CHANNELS = frozenset({"Security"})
 #: Values that stand for "nothing here" in the logs.
 EMPTY = frozenset({"", "-", "::", "0.0.0.0"})
 
@@ -56,9 +79,22 @@ class ObservableExtractor:
         self._plans: dict[frozenset[str], tuple[tuple[str, str], ...]] = {}
         self._digests: dict[str, tuple[tuple[str, str], ...]] = {}
 
-    def plan(self, fields: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
-        """``(field name, kind)`` of the fields of ``fields`` worth reading, in table order
-        (kind ``hashes``: a Sysmon ``Hashes`` value, read with ``digests``)."""
+    def plan(
+        self, fields: Mapping[str, Any], channel: str | None = None, event_id: int | None = None
+    ) -> tuple[tuple[str, str], ...]:
+        """``(field name, kind)`` of the fields worth reading (kind ``hashes``: a Sysmon
+        ``Hashes`` value, read with ``digests``): for an event of a channel whose schema is
+        known (``SCHEMA_FIELDS``), the fields that schema defines for its id, which may be
+        absent (read them with ``get``); otherwise those of ``fields`` in the table, in
+        table order."""
+        if channel is not None:
+            if channel in NO_FIELDS_CHANNELS:
+                return ()
+            schema = SCHEMA_FIELDS.get(channel)
+            if schema is not None and event_id is not None:
+                known = schema.get(event_id)
+                if known is not None:
+                    return known
         # keys() & set walks the 29 names, not the event's 40-odd fields: 0.4 µs, not 0.7.
         present = fields.keys() & self._names
         if not present:
@@ -85,10 +121,12 @@ class ObservableExtractor:
             parsed = self._digests[value] = tuple(pairs)
         return parsed
 
-    def __call__(self, fields: Mapping[str, Any]) -> list[tuple[str, str]]:
+    def __call__(
+        self, fields: Mapping[str, Any], channel: str | None = None, event_id: int | None = None
+    ) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
-        for name, kind in self.plan(fields):
-            value = fields[name]
+        for name, kind in self.plan(fields, channel, event_id):
+            value = fields.get(name)
             if value.__class__ is not str or value in EMPTY:
                 continue
             if kind == "hashes":

@@ -153,3 +153,50 @@ def test_the_clean_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         assert intel._clean_size <= 10
     e = _event(200, DestinationIp="198.51.100.9")
     assert len(intel.findings([(e, intel.observables(e))])) == 1
+
+
+SYSMON = observe.SYSMON
+FORGED = {"DestinationIp": "198.51.100.9", "QueryName": "evil.example", "Hashes": f"MD5={MD5}"}
+
+
+@pytest.mark.parametrize(
+    ("channel", "event_id", "fields", "expected"),
+    [
+        # A listed Sysmon id is read by its schema's fields alone.
+        (SYSMON, 1, {**FORGED, "Image": "x.exe"}, [("md5", MD5)]),
+        (SYSMON, 3, FORGED, [("ip", "198.51.100.9")]),
+        (SYSMON, 22, FORGED, [("domain", "evil.example")]),
+        (SYSMON, 11, FORGED, []),  # FileCreate defines none of them
+        (SYSMON, 15, {"Hash": f"SHA256={SHA}"}, [("sha256", SHA)]),  # the stream's digests
+        (SYSMON, 3, {"SourceIp": "-"}, []),  # absent or empty fields: nothing
+        # An id the schema table does not list, or another channel, is probed in full.
+        (SYSMON, 99, FORGED, [("ip", "198.51.100.9"), ("domain", "evil.example"), ("md5", MD5)]),
+        (None, None, {"dns.question.name": "evil.example"}, [("domain", "evil.example")]),
+        ("Application", 1000, {"src_ip": "198.51.100.9"}, [("ip", "198.51.100.9")]),
+        # Security's addresses are the event's source/destination, matched on their own.
+        ("Security", 4624, {"IpAddress": "198.51.100.9", **FORGED}, []),
+    ],
+)  # fmt: skip
+def test_schema_fields_of_known_channels(
+    channel: str | None, event_id: int | None, fields: dict[str, str], expected: list[object]
+) -> None:
+    assert ObservableExtractor()(fields, channel, event_id) == expected
+
+
+def test_schema_plans_read_what_a_full_probe_reads_on_real_logs() -> None:
+    """On the bundled Sysmon and Security logs (OTRF), reading by schema finds exactly the
+    observables that probing every name of the table finds."""
+    from floodwall.ingest.intake import IntakeLog
+    from floodwall.ingest.paths import expand_inputs
+    from floodwall.normalize.dispatch import normalize
+    from floodwall.settings import bundled_data
+
+    extract = ObservableExtractor()
+    by_schema = 0
+    for path, source in expand_inputs([str(bundled_data() / "samples" / "logs")]):
+        for raw in source.read(path, IntakeLog()):
+            event = normalize(raw)
+            full = extract(event.fields)
+            assert extract(event.fields, event.channel, event.event_id) == full
+            by_schema += event.channel in (SYSMON, "Security")
+    assert by_schema > 1000
