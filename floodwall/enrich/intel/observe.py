@@ -141,6 +141,14 @@ class ObservableExtractor:
         return out
 
 
+def parse_digests(value: str) -> list[tuple[str, str]]:
+    """The ``(md5|sha1|sha256, digest)`` pairs of a Sysmon ``Hashes`` value, parsed now
+    (``ObservableExtractor.digests`` remembers them: for values that recur)."""
+    out: list[tuple[str, str]] = []
+    _hashes(value, out)
+    return out
+
+
 def _hashes(value: str, out: list[tuple[str, str]]) -> None:
     for part in value.split(","):
         algo, eq, digest = part.partition("=")

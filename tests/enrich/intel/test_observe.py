@@ -106,10 +106,10 @@ def test_a_clean_hashes_value_is_remembered_whole_and_a_listed_one_never() -> No
     assert intel.findings([(clean, intel.unknown(clean))]) == []
     assert len(intel.findings([(listed, intel.unknown(listed))])) == 1
     assert intel.unknown(clean) == []  # its digests are known clean: now remembered whole
-    assert clean.fields["Hashes"] in intel._clean["hashes"]
+    assert hash(clean.fields["Hashes"]) in intel._clean_hashes
     for _ in range(3):
         assert intel.unknown(listed) == [("sha256", SHA)]
-    assert listed.fields["Hashes"] not in intel._clean["hashes"]
+    assert hash(listed.fields["Hashes"]) not in intel._clean_hashes
 
 
 def test_without_a_matcher_nothing_is_unknown() -> None:
