@@ -98,7 +98,7 @@ class IntelTechniques:
 
             self._store = open_store(self._settings.data_dir)
             attack = AttackEnricher(load_attack_data(default_attack_dir(self._settings)))
-            self._tagger = IntelAttackTagger(IntelStore(self._store).find, attack)
+            self._tagger = IntelAttackTagger(IntelStore(self._store).find_exact, attack)
             gc.freeze()  # the ATT&CK tables, out of the collector's walks (see the start)
         return self._tagger.tag(findings)
 

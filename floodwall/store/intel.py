@@ -282,6 +282,17 @@ class IntelStore:
             found.extend(records_of(cur))
         return found
 
+    def find_exact(self, value: str) -> list[IndicatorRecord]:
+        """The indicators whose value is ``value`` itself (one query; ``find`` also gives
+        the networks and parent domains that hold it)."""
+        key = _key_of(value)
+        if key is None:
+            return []
+        cur = self._store.connection.execute(
+            f"{_SELECT} WHERE i.type = ? AND i.value = ? ORDER BY s.source", key
+        )
+        return list(records_of(cur))
+
     def stats(self, now: datetime | None = None) -> IntelStats:
         """Indicators by type and source, suppressed and expired counts."""
         conn = self._store.connection

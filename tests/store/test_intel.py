@@ -77,6 +77,19 @@ def test_find_covers_cidrs_and_parent_domains(intel: IntelStore) -> None:
     assert intel.find("\udcff garbage") == []
 
 
+def test_find_exact_gives_the_value_itself_only(intel: IntelStore) -> None:
+    intel.add(
+        [ind("cidr", "198.51.100.0/24"), ind("ip", "198.51.100.77"), ind("domain", "evil.com")],
+        now=NOW,
+    )
+    assert [r.value for r in intel.find_exact("198.51.100.77")] == ["198.51.100.77"]
+    assert [r.value for r in intel.find_exact("198.51.100.0/24")] == ["198.51.100.0/24"]
+    assert [r.value for r in intel.find_exact("EVIL.com")] == ["evil.com"]
+    assert intel.find_exact("x.evil.com") == []  # a parent is not the value itself
+    assert intel.find_exact("198.51.100.78") == []
+    assert intel.find_exact("\udcff garbage") == []
+
+
 def test_remove_source_drops_orphans_only(intel: IntelStore) -> None:
     intel.add([ind("ip", "203.0.113.1", "a"), ind("ip", "203.0.113.1", "b")], now=NOW)
     intel.add([ind("ip", "203.0.113.2", "a")], now=NOW)

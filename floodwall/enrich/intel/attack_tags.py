@@ -36,7 +36,8 @@ class IntelAttackTagger:
     def __init__(
         self, find: Callable[[str], Sequence[IndicatorRecord]], techniques: TechniqueMapper
     ) -> None:
-        """``find(value)``: the stored indicators naming ``value`` (``IntelStore.find``)."""
+        """``find(value)``: the stored indicators whose value is ``value``
+        (``IntelStore.find_exact``)."""
         self._find = find
         self._techniques = techniques
         self._memo: dict[str, tuple[str, ...]] = {}
