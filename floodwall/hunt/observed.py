@@ -12,7 +12,7 @@ None and the run says so once; nothing else changes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from types import TracebackType
@@ -93,18 +93,12 @@ class ObservedArchive(AbstractContextManager["ObservedArchive"]):
         source: str,
         rows: Iterable[tuple[str | None, str | None, str, Iterable[tuple[str, str]]]],
     ) -> None:
-        """``rows``: ``(timestamp, host, ref, observables)`` per event or message."""
-        self._writer.add_many(self._records(source, rows))
-
-    def _records(
-        self,
-        source: str,
-        rows: Iterable[tuple[str | None, str | None, str, Iterable[tuple[str, str]]]],
-    ) -> Iterator[Any]:
+        """``rows``: ``(timestamp, host, ref, observables)`` per event or message; each
+        event's values go to the writer together (its time parsed once)."""
         fallback = now_stamp()
-        make, memo = self._record, self._normal
+        memo, add_event = self._normal, self._writer.add_event
         for ts, host, ref, observed in rows:
-            stamp = utc_stamp(ts, fallback)
+            values = []
             for pair in observed:
                 if pair in memo:
                     norm = memo[pair]
@@ -113,8 +107,9 @@ class ObservedArchive(AbstractContextManager["ObservedArchive"]):
                         memo.clear()
                     norm = memo[pair] = archive_value(*pair)
                 if norm is not None:
-                    self.written += 1
-                    yield make(stamp, source, host or "", norm[0], norm[1], ref)
+                    values.append(norm)
+            if values:
+                self.written += add_event(utc_stamp(ts, fallback), source, host or "", ref, values)
 
     def __exit__(
         self,

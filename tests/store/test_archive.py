@@ -186,3 +186,24 @@ def test_empty_or_missing_archive(tmp_path: Path) -> None:
     with archive.writer():
         pass
     assert not (tmp_path / "none").exists()
+
+
+def test_an_event_added_at_once_gives_the_rows_of_its_values_one_by_one(tmp_path: Path) -> None:
+    values = [("ip", "192.0.2.1"), ("sha256", "e" * 64), ("registry", "HKLM"), ("domain", "")]
+    one, many = ObservableArchive(tmp_path / "one"), ObservableArchive(tmp_path / "many")
+    with one.writer() as w1, many.writer(flush_rows=1) as w2:
+        for ts in ("2026-05-01T10:00:00Z", "2026-05-01T10:00:00Z", "2026-05-02T00:00:00+00:00"):
+            accepted = sum(w1.add(obs(ts, kind, value)) for kind, value in values)
+            assert w2.add_event(ts, "logs", "pc1", "a.evtx#1", values) == accepted == 2
+        for ts, source in (
+            ("not a time", "logs"),
+            ("2026-05-01T10:00:00Z", "dns"),
+            ("x" * 99, "logs"),
+        ):
+            assert w2.add_event(ts, source, "pc1", "r", values) == 0
+    assert w1.refused == {"unknown kind": 3, "empty value": 3}
+    assert w2.refused == {
+        "unknown kind": 3, "empty value": 3, "timestamp not ISO 8601": 8, "unknown source": 4,
+    }  # fmt: skip
+    assert sorted(map(repr, one.read())) == sorted(map(repr, many.read()))
+    assert len(many.files()) == 3  # flush_rows=1: one file per event, its rows together
