@@ -16,6 +16,11 @@ them, and an in-process cross-check: the same events through one ``HuntPlan`` wi
 without an ``EventIntelMatcher`` in one process (the indicators' heap is there for both,
 so this isolates the per-event work from the bigger heap).
 
+With ``--cachegrind N``, also valgrind's cachegrind counts of the same hunts on N and 3N
+events (``cachegrind.py``): instructions, simulated last-level misses and estimated
+cycles per event, without and with intel. CPU times on this shared machine scatter by
+more than the target's margin from round to round; these counts do not depend on load.
+
 Indicators. Synthetic but realistic (IPv4 in public space, CIDRs, IPv6, domains, URLs,
 MD5/SHA-1/SHA-256, email addresses, five feeds); one in 200 distinct observables of the
 events is planted among them so that hits cost what hits cost. The store is kept in
@@ -25,6 +30,7 @@ Usage::
 
     python bench/bench_intel.py --workdir /tmp/fw_intel_bench            # ~6 min
     python bench/bench_intel.py --workdir /tmp/fw_intel_bench --quick    # ~2 min
+    python bench/bench_intel.py ... --cachegrind 5000   # + ~5 min: load-independent figure
 
 Prints figures; asserts nothing.
 """
@@ -47,6 +53,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import cachegrind
 import msgspec
 from make_events import write_events
 
@@ -218,6 +225,26 @@ def steady_state(
     return out
 
 
+def modelled(data: Path, work: Path, full: Path, small: int) -> tuple[cachegrind.Counts, ...]:
+    """Per-event cachegrind counts of the hunt without and with intel: the slope between
+    ``small`` and three times as many events, so start-up and one-off loads cancel."""
+    with full.open("rb") as fh:
+        lines = [line for line, _ in zip(fh, range(3 * small), strict=False)]
+    files = work / f"cg-{small}.ndjson", work / f"cg-{3 * small}.ndjson"
+    files[0].write_bytes(b"".join(lines[:small]))
+    files[1].write_bytes(b"".join(lines))
+    out = []
+    for intel in (False, True):
+        command = [sys.executable, "-m", "floodwall", "hunt", "--no-store", "--format", "jsonl"]
+        command += ["--workers", "1", "--data", str(data), *([] if intel else ["--no-intel"])]
+        out.append(
+            cachegrind.per_event(
+                lambda path, c=command: [*c, str(path)], *files, len(lines) - small, ROOT
+            )
+        )
+    return tuple(out)
+
+
 def in_process(data: Path, full: Path, rounds: int) -> tuple[float, float, int]:
     """The same events through one ``HuntPlan`` with and without intel in this process
     (findings through the origin enricher and the JSONL writer, as the hunt does).
@@ -285,6 +312,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, help="keeps the events and the store")
     parser.add_argument("--quick", action="store_true", help="40,000 events, 2 rounds")
     parser.add_argument("--no-in-process", action="store_true", help="skip the cross-check")
+    parser.add_argument(
+        "--cachegrind", type=int, metavar="N", default=0,
+        help="also the load-independent figure: valgrind's cachegrind on N and 3N events (~5 "
+        "min for N=5000)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.quick:
         args.events, args.rounds = min(args.events, 40_000), min(args.rounds, 2)
@@ -336,6 +368,20 @@ def main(argv: list[str] | None = None) -> int:
                 "in-process, same HuntPlan, µs/event without / with intel (best round)",
                 f"{base * 1e6:.1f} / {with_ip * 1e6:.1f} ({with_ip / base - 1:.1%}); "
                 f"{found:,} findings with intel",
+            )
+        )
+    if args.cachegrind and not cachegrind.is_available():
+        rows.append(("cachegrind", "not run: valgrind is not installed"))
+    elif args.cachegrind:
+        say(f"cachegrind: {args.cachegrind:,} and {3 * args.cachegrind:,} events ...")
+        off, on = modelled(data, work, full, args.cachegrind)
+        rows.append(
+            (
+                "cachegrind model, per event without / with intel",
+                f"{off.instructions:,.0f} / {on.instructions:,.0f} instructions "
+                f"({on.instructions / off.instructions - 1:+.1%}), LL misses "
+                f"{off.lli_misses + off.lld_misses:.1f} / {on.lli_misses + on.lld_misses:.1f}, "
+                f"estimated cycles {on.cycles / off.cycles - 1:+.1%}",
             )
         )
     load_after = os.getloadavg()
