@@ -253,11 +253,8 @@ def in_process(data: Path, full: Path, rounds: int) -> tuple[float, float, int]:
     from floodwall.detect.sigma.loader import load_rules
     from floodwall.detect.sigma.logsource import LogSourceMap
     from floodwall.detect.sigma.prefilter import HyperscanCache
-    from floodwall.enrich.intel.inline import (
-        EventIntelMatcher,
-        load_run_intel,
-        origin_context_enricher,
-    )
+    from floodwall.enrich.intel.inline import EventIntelMatcher
+    from floodwall.enrich.intel.loading import load_run_intel, origin_context_enricher
     from floodwall.hunt.output import JsonlWriter
     from floodwall.hunt.run import HuntPlan, plan_units
     from floodwall.ingest.paths import expand_inputs

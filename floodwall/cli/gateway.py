@@ -97,7 +97,7 @@ def run_gateway(args: argparse.Namespace) -> int:
         **({"hostname": args.hostname} if args.hostname else {}),
     )  # fmt: skip
     scanner = ScanPool(ScanConfig(settings, policy, use_clamd=clamd), workers=args.workers)
-    from floodwall.enrich.intel.inline import origin_context_enricher
+    from floodwall.enrich.intel.loading import origin_context_enricher
 
     recorder = GatewayRecorder(settings.data_dir, enricher=origin_context_enricher(settings))
     gateway = Gateway(settings.data_dir, config, scanner, recorder)

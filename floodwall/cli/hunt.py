@@ -24,11 +24,8 @@ from floodwall.detect.sigma.logsource import LogSourceMap
 from floodwall.detect.sigma.prefilter import HyperscanCache
 from floodwall.enrich.context import AlertContextEnricher
 from floodwall.enrich.intel.attack_tags import IntelAttackTagger
-from floodwall.enrich.intel.inline import (
-    EventIntelMatcher,
-    load_run_intel,
-    origin_context_enricher,
-)
+from floodwall.enrich.intel.inline import EventIntelMatcher
+from floodwall.enrich.intel.loading import keep_out_of_gc, load_run_intel, origin_context_enricher
 from floodwall.hunt.observed import MISSING, ObservedArchive
 from floodwall.hunt.output import CsvWriter, JsonlWriter, JsonWriter, TableWriter, Writer
 from floodwall.hunt.run import Clock, HuntPlan, UnitResult, correlate, plan_units, run_units
@@ -99,7 +96,7 @@ class IntelTechniques:
             self._store = open_store(self._settings.data_dir)
             attack = AttackEnricher(load_attack_data(default_attack_dir(self._settings)))
             self._tagger = IntelAttackTagger(IntelStore(self._store).find_exact, attack)
-            gc.freeze()  # the ATT&CK tables, out of the collector's walks (see the start)
+            keep_out_of_gc()  # the ATT&CK tables
         return self._tagger.tag(findings)
 
     def close(self) -> None:

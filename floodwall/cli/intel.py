@@ -272,7 +272,7 @@ def run_remove(args: argparse.Namespace) -> int:
 
 def run_lookup(args: argparse.Namespace) -> int:
     """Exit 0 when every value was read, 2 when one was not an IP, name, URL or hash."""
-    from floodwall.enrich.intel.inline import bundled_suffixes, load_open_proxies
+    from floodwall.enrich.intel.loading import bundled_suffixes, load_open_proxies
     from floodwall.enrich.intel.lookup import lookup_values
     from floodwall.enrich.origin import load_origin_enricher
 

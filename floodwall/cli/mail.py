@@ -62,12 +62,8 @@ def run_scan(args: argparse.Namespace) -> int:
     # command line is parsed: every other subcommand would pay for them at start-up.
     from floodwall.detect.mail.clamd import DEFAULT_CANDIDATES, ClamdClient
     from floodwall.enrich.addresses import mail_source_ip
-    from floodwall.enrich.intel.inline import (
-        IntelMailDetector,
-        load_run_intel,
-        message_observables,
-        origin_context_enricher,
-    )
+    from floodwall.enrich.intel.inline import IntelMailDetector, message_observables
+    from floodwall.enrich.intel.loading import load_run_intel, origin_context_enricher
     from floodwall.hunt.observed import MISSING, ObservedArchive, now_stamp
     from floodwall.ingest.mail_source import expand_mail_inputs
     from floodwall.mail.detectors import build_detectors

@@ -87,7 +87,7 @@ def retrohunt(
     json_out: bool = False,
 ) -> int:
     """Run, print, and answer the exit code (also called by ``intel import``)."""
-    from floodwall.enrich.intel.inline import origin_context_enricher
+    from floodwall.enrich.intel.loading import origin_context_enricher
     from floodwall.enrich.intel.retrohunt import RetroHuntError
     from floodwall.enrich.intel.retrorun import RetroHuntOptions, run_retrohunt
 

@@ -79,7 +79,8 @@ def _build(config: ScanConfig, use_alarm: bool) -> _WorkerState:
     clamd = ClamdClient.find() if config.use_clamd else None
     detectors = build_detectors(config.settings, clamd)
     # Threat intel (issue 4): each worker loads the matcher once, from the compact cache.
-    from floodwall.enrich.intel.inline import IntelMailDetector, load_run_intel
+    from floodwall.enrich.intel.inline import IntelMailDetector
+    from floodwall.enrich.intel.loading import load_run_intel
 
     if config.use_intel and (matcher := load_run_intel(config.settings)) is not None:
         detectors.append(IntelMailDetector(matcher))

@@ -49,7 +49,7 @@ import pyarrow.parquet as pq
 
 from floodwall.enrich.intel.indicator import IndicatorType
 from floodwall.enrich.intel.suffixes import PublicSuffixes
-from floodwall.store.archive import value_hash
+from floodwall.store.archive_columns import value_hash
 
 __all__ = ["RetroHit", "RetroHuntError", "RetroHunter", "RetroIndicator", "RetroSearch"]
 

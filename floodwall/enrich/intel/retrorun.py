@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any, cast
 
 from floodwall.enrich.intel.indicator import IndicatorType
-from floodwall.enrich.intel.inline import bundled_suffixes, finding_type, intel_severity
+from floodwall.enrich.intel.inline import finding_type, intel_severity
+from floodwall.enrich.intel.loading import bundled_suffixes
 from floodwall.enrich.intel.retrohunt import RetroHit, RetroHunter, RetroIndicator
 from floodwall.enrich.intel.suffixes import PublicSuffixes
 from floodwall.enrich.intel.warninglists import WarninglistIndex

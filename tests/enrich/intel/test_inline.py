@@ -15,9 +15,11 @@ from floodwall.enrich.intel.inline import (
     EventIntelMatcher,
     IntelMailDetector,
     intel_severity,
+    message_observables,
+)
+from floodwall.enrich.intel.loading import (
     load_open_proxies,
     load_run_intel,
-    message_observables,
     origin_context_enricher,
 )
 from floodwall.enrich.intel.matcher import IntelMatcher
