@@ -115,10 +115,10 @@ def _print_tables(console: Any, f: Any, settings: Any) -> None:
     # Several hunted files: one total row names their common folder, and each file is
     # shown below it by its path inside that folder (the file name is what tells inputs
     # apart; a terminal-wide absolute path would be cut before it).
-    logs = [x.source.removeprefix("logs:") for x in f.losses if x.source.startswith("logs:")]
+    total = [x for x in f.losses if x.source.startswith("logs:")]
+    logs = [x.source.removeprefix("logs:") for x in total]
     folder = _common_folder(logs) if len(logs) > 1 else ""
     if folder:
-        total = [x for x in f.losses if x.source.startswith("logs:")]
         losses.add_row(
             escape(f"logs: {len(logs)} inputs in {folder}"),
             f"{sum(x.received for x in total):,}", f"{sum(x.unparseable for x in total):,}",

@@ -65,10 +65,9 @@ def now_stamp() -> str:
 class ObservedArchive(AbstractContextManager["ObservedArchive"]):
     """Appends ``(ts, source, host, kind, value, ref)`` rows through the archive writer."""
 
-    def __init__(self, writer: Any, cm: AbstractContextManager[Any], record: Any) -> None:
+    def __init__(self, writer: Any, cm: AbstractContextManager[Any]) -> None:
         self._writer = writer
         self._cm = cm
-        self._record = record
         self.written = 0
         # Logs repeat their values (internal addresses, the same images' hashes): each is
         # normalized once. A bounded memo of a pure function; the rows are the same.
@@ -79,14 +78,13 @@ class ObservedArchive(AbstractContextManager["ObservedArchive"]):
         """The archive under ``DATA/archive/observables``, or None when not installed."""
         try:
             from floodwall.store.archive import (  # type: ignore[import-not-found,unused-ignore]
-                ArchivedObservable,
                 ObservableArchive,
             )
         except ImportError:
             return None
         cm = ObservableArchive(settings.data_dir / "archive" / "observables").writer()
         writer = cm.__enter__()
-        return cls(writer, cm, ArchivedObservable)
+        return cls(writer, cm)
 
     def add(
         self,

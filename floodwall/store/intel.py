@@ -273,23 +273,17 @@ class IntelStore:
         elif itype == "domain":
             labels = norm.split(".")
             pairs += [("domain", ".".join(labels[i:])) for i in range(1, len(labels) - 1)]
-        found: list[IndicatorRecord] = []
-        conn = self._store.connection
-        for t, v in pairs:
-            cur = conn.execute(
-                f"{_SELECT} WHERE i.type = ? AND i.value = ? ORDER BY s.source", (t, v)
-            )
-            found.extend(records_of(cur))
-        return found
+        return [record for pair in pairs for record in self._named(*pair)]
 
     def find_exact(self, value: str) -> list[IndicatorRecord]:
         """The indicators whose value is ``value`` itself (one query; ``find`` also gives
         the networks and parent domains that hold it)."""
         key = _key_of(value)
-        if key is None:
-            return []
+        return [] if key is None else self._named(*key)
+
+    def _named(self, itype: str, value: str) -> list[IndicatorRecord]:
         cur = self._store.connection.execute(
-            f"{_SELECT} WHERE i.type = ? AND i.value = ? ORDER BY s.source", key
+            f"{_SELECT} WHERE i.type = ? AND i.value = ? ORDER BY s.source", (itype, value)
         )
         return list(records_of(cur))
 

@@ -116,9 +116,7 @@ class ObservableExtractor:
         if parsed is None:
             if len(self._digests) >= PLAN_LIMIT:
                 self._digests.clear()
-            pairs: list[tuple[str, str]] = []
-            _hashes(value, pairs)
-            parsed = self._digests[value] = tuple(pairs)
+            parsed = self._digests[value] = tuple(parse_digests(value))
         return parsed
 
     def __call__(
