@@ -45,3 +45,10 @@ def many_chunk_evtx() -> Callable[[int], bytes]:
         return bytes(header) + data[HEADER_SIZE : HEADER_SIZE + CHUNK_SIZE] * copies
 
     return build
+
+
+@pytest.fixture(scope="session")
+def hyperscan_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache of compiled Hyperscan databases for the session (the default rules'
+    anchor database takes seconds to compile), shared by test workers."""
+    return tmp_path_factory.getbasetemp().parent / "floodwall-hyperscan-cache"

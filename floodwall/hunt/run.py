@@ -21,12 +21,13 @@ from floodwall.detect.sigma.correlation import (
 )
 from floodwall.detect.sigma.engine import SigmaEngine
 from floodwall.hunt.findings import rule_ref, sigma_finding
-from floodwall.ingest.base import Source
+from floodwall.ingest.base import RawRecord, Source
 from floodwall.ingest.evtx_source import EvtxSource, split_evtx
 from floodwall.ingest.intake import IntakeLog
 from floodwall.ingest.json_source import NdjsonSource, split_ndjson
 from floodwall.normalize.dispatch import normalize
-from floodwall.records import Event, Finding, RuleRef, Severity
+from floodwall.normalize.windows_flat import WindowsFlatNormalizer
+from floodwall.records import Event, Finding, Origin, RuleRef, Severity
 
 if TYPE_CHECKING:
     from floodwall.enrich.intel.inline import EventIntelMatcher
@@ -39,6 +40,10 @@ INTEL_BATCH = 256
 
 #: Events per result handed on: bounds the findings held at once.
 BATCH = 5000
+
+#: The normalizer the quick path asks first (``HuntPlan._quick_unit``): flat Windows
+#: records are the common export, and dispatch tries it first too.
+_FLAT = WindowsFlatNormalizer()
 
 
 @dataclass(frozen=True)
@@ -107,10 +112,70 @@ class HuntPlan:
     def iter_unit(self, unit: Unit, batch: int = BATCH) -> Iterator[UnitResult]:
         """Hunt one input file in batches of at most ``batch`` events, so that memory
         stays flat however large the file. Damage goes to the intake; nothing raises."""
-        engine, rules, refs, emit, feed = (
-            self.engine, self.engine.rules, self._refs, self._emit, self._feed,
-        )  # fmt: skip
         intake = IntakeLog()
+        if self.intel is None and isinstance(unit.source, NdjsonSource):
+            results = self._quick_unit(unit, batch, intake)
+        else:
+            results = self._full_unit(unit, batch, intake)
+        # The source counts and reports as it is consumed: its log goes with the last
+        # result, which the sub-generator yields only once the input is read to its end.
+        last = None
+        for result in results:
+            if last is not None:
+                yield last
+            last = result
+        assert last is not None
+        last.intake = intake
+        last.size = unit.size
+        yield last
+
+    def _event(self, raw: RawRecord, out: UnitResult, intake: IntakeLog) -> Event | None:
+        """Normalize and match one record into ``out``; the event, or None if it cannot
+        be normalized (counted as damage)."""
+        try:
+            event = normalize(raw)
+        except Exception as exc:  # hostile input must not stop the hunt; it is counted
+            intake.problem(raw.origin.path, f"record {raw.origin.record_id}",
+                           f"cannot normalize: {exc}")  # fmt: skip
+            return None
+        out.events += 1
+        rules, refs, emit, feed = self.engine.rules, self._refs, self._emit, self._feed
+        for i in self.engine.match(event):
+            if emit[i]:
+                out.findings.append(sigma_finding(rules[i], refs[i], event))
+            if feed[i]:
+                out.correlated.append((rules[i].id, event))
+        return event
+
+    def _quick_unit(self, unit: Unit, batch: int, intake: IntakeLog) -> Iterator[UnitResult]:
+        """NDJSON without intel: a flat Windows record is matched on its fields and its
+        own line first, and becomes an event only when a rule matches it (most do not).
+        Every other record takes the full path."""
+        path = unit.path
+        decoded = unit.source.read_decoded(path, intake, unit.part)  # type: ignore[attr-defined]
+        is_flat, fields_of = _FLAT.is_handled, _FLAT.fields_of
+        match_fields = self.engine.match_fields
+        out = UnitResult(path)
+        for lineno, line, obj in decoded:
+            if is_flat(obj):
+                try:
+                    found = match_fields(*fields_of(obj), line)
+                except Exception:  # the full path below reports what is wrong with it
+                    found = [-1]
+                if not found:
+                    out.events += 1
+                    if out.events >= batch:
+                        yield out
+                        out = UnitResult(path)
+                    continue
+            self._event(RawRecord(Origin(path, lineno), obj), out, intake)
+            if out.events >= batch:
+                yield out
+                out = UnitResult(path)
+        yield out
+
+    def _full_unit(self, unit: Unit, batch: int, intake: IntakeLog) -> Iterator[UnitResult]:
+        """Every record normalized and matched; with intel, its observables matched too."""
         if unit.part is not None and isinstance(unit.source, NdjsonSource | EvtxSource):
             records = unit.source.read_range(unit.path, *unit.part, intake)
         else:
@@ -123,19 +188,9 @@ class HuntPlan:
         pending: list[tuple[Event, list[tuple[str, str]]]] = []
         marks: list[int] = []  # where each pending event's findings end in out.findings
         for raw in records:
-            try:
-                event = normalize(raw)
-            except Exception as exc:  # hostile input must not stop the hunt; it is counted
-                intake.problem(
-                    unit.path, f"record {raw.origin.record_id}", f"cannot normalize: {exc}"
-                )
+            event = self._event(raw, out, intake)
+            if event is None:
                 continue
-            out.events += 1
-            for i in engine.match(event):
-                if emit[i]:
-                    out.findings.append(sigma_finding(rules[i], refs[i], event))
-                if feed[i]:
-                    out.correlated.append((rules[i].id, event))
             if intel is not None:
                 if keep and (found := intel.observables(event)):
                     out.observed.append(_observed(event, found))
@@ -154,9 +209,6 @@ class HuntPlan:
                 out = UnitResult(unit.path)
         if intel is not None and pending:
             _place(out.findings, intel.findings(pending), pending, marks)
-        # The source counts and reports as it is consumed: hand its log over at the end.
-        out.intake = intake
-        out.size = unit.size
         yield out
 
 

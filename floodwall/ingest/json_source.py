@@ -32,6 +32,10 @@ _BOM = codecs.BOM_UTF8
 # Decoder cannot be pickled.
 _decode = msgspec.json.Decoder().decode
 
+#: A decoded record: its record id (line number), its line's bytes (None when it is part
+#: of a JSON document) and the object.
+Decoded = tuple[int, bytes | None, dict[str, Any]]
+
 
 class StreamDamage(Exception):
     """The byte stream itself is damaged (a truncated or corrupt gzip member)."""
@@ -117,12 +121,23 @@ class NdjsonSource:
         self.max_depth = max_depth
 
     def read(self, path: str, intake: IntakeLog) -> Iterator[RawRecord]:
+        return (RawRecord(Origin(path, n), obj) for n, _, obj in self.read_decoded(path, intake))
+
+    def read_decoded(
+        self, path: str, intake: IntakeLog, part: tuple[int, int, int] | None = None
+    ) -> Iterator[Decoded]:
+        """``(record_id, text, object)`` per record: what ``read`` (or ``read_range``
+        with ``part``) gives, without the records, plus each NDJSON line's own bytes
+        (``None`` for a record of a JSON document). For the hunt's quick path, which
+        makes records only of the events it reports."""
+        if part is not None:
+            return self._range_lines(path, *part, intake)
         blocks, owned = open_blocks(path)
         return self._read(blocks, owned, path, intake)
 
     def _read(
         self, blocks: Iterator[bytes], owned: BinaryIO | None, path: str, intake: IntakeLog
-    ) -> Iterator[RawRecord]:
+    ) -> Iterator[Decoded]:
         try:
             try:
                 first = next(blocks, b"")  # the first block decides the mode
@@ -134,7 +149,8 @@ class NdjsonSource:
             head = first.lstrip()
             rest = chain([first], blocks)
             if head.startswith((b"[", b"{")) and not self._is_line(head):
-                yield from self._documents(rest, path, intake, array=head.startswith(b"["))
+                for record in self._documents(rest, path, intake, array=head.startswith(b"[")):
+                    yield record.origin.record_id, None, record.data
             else:
                 yield from self._lines(rest, path, intake)
         finally:
@@ -163,6 +179,12 @@ class NdjsonSource:
     ) -> Iterator[RawRecord]:
         """The NDJSON lines of a plain file's byte range ``[start, end)``, which starts at
         line ``first_line``. Lets workers share one large file (see ``split_ndjson``)."""
+        decoded = self._range_lines(path, start, end, first_line, intake)
+        return (RawRecord(Origin(path, n), obj) for n, _, obj in decoded)
+
+    def _range_lines(
+        self, path: str, start: int, end: int, first_line: int, intake: IntakeLog
+    ) -> Iterator[Decoded]:
         try:
             stream = open(path, "rb")  # noqa: SIM115 - closed in the generator below
         except OSError as exc:
@@ -183,7 +205,7 @@ class NdjsonSource:
 
     def _lines(
         self, blocks: Iterator[bytes], path: str, intake: IntakeLog, first_line: int = 1
-    ) -> Iterator[RawRecord]:
+    ) -> Iterator[Decoded]:
         decode, cap = _decode, self.max_line
         lineno = first_line - 1
         delivered = 0
@@ -236,7 +258,7 @@ class NdjsonSource:
                             intake.problem(path, f"line {lineno}", "line is not a JSON object")
                             continue
                         delivered += 1
-                        yield RawRecord(Origin(path, lineno), obj)
+                        yield lineno, line, obj
                     if tail_len > cap:
                         lineno += 1
                         intake.problem(path, f"line {lineno}", f"line longer than {cap} bytes")

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from floodwall.detect.sigma.engine import SigmaEngine, scan_text
+from floodwall.detect.sigma.engine import SigmaEngine
 from floodwall.detect.sigma.loader import RuleDir, load_rules
 from floodwall.detect.sigma.logsource import LogSourceMap
+from floodwall.detect.sigma.scantext import scan_text
 from floodwall.records import Event, Origin
 
 SYSMON = "Microsoft-Windows-Sysmon/Operational"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sigma.collection import SigmaCollection
 
-import floodwall.detect.sigma.loader  # noqa: F401  (registers the spec's utf16le alias)
+import floodwall.detect.sigma.parse  # noqa: F401  (registers the spec's utf16le alias)
 from floodwall.detect.sigma.compiler import RuleCompileError, compile_rule
 from floodwall.detect.sigma.matcher import Ctx, build
 

@@ -4,24 +4,34 @@ For each event:
 
 1. its log source (channel, EventID) selects the rules that apply to it, a set
    computed once per distinct log source and then memoized;
-2. one Hyperscan pass over all of the event's values (lowered, joined) finds which
-   rule anchors occur (see ``anchors.py``), so only rules with an anchor present, plus
-   the few rules that cannot be filtered, are candidates;
-3. each candidate's compiled closure decides.
+2. the rules that read named fields: each field's value is scanned once per run with
+   Hyperscan for every rule anchor (see ``anchors.py``), in a tagged text of that field
+   alone; the hits are kept by field and value (``memo.py``), so an event costs a
+   lookup per field, and only a value not seen before a scan. Only rules with an anchor
+   present, plus the few rules that cannot be filtered, are candidates;
+3. the few rules with keyword searches, which read every value, get one Hyperscan pass
+   of their literals over all values (or over the record's own JSON line);
+4. each candidate's compiled closure decides, and the verdicts are kept by the
+   candidates and the values of the fields they read, which repeat far more often than
+   the events do.
 
 Rules are compiled once; nothing in this module does I/O.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
-from typing import Any, ClassVar
+from itertools import chain
+from typing import Any, ClassVar, cast
 
-from floodwall.detect.sigma.anchors import Anchor
+from floodwall.detect.sigma.anchor_filter import (
+    FLOAT_CHARS,
+    JSON_SENTINELS,
+    Route,
+    compile_filter,
+    keyword_clauses,
+)
 from floodwall.detect.sigma.ir import CompiledRule, RuleProblem
 from floodwall.detect.sigma.logsource import (
     ANY_CHANNEL,
@@ -30,20 +40,55 @@ from floodwall.detect.sigma.logsource import (
     Selector,
     UnmappedLogSource,
 )
-from floodwall.detect.sigma.matcher import Check, Ctx, as_strings, build
+from floodwall.detect.sigma.matcher import Check, Ctx, build
+from floodwall.detect.sigma.memo import BoundedMemo, chars_of
 from floodwall.detect.sigma.prefilter import HyperscanCache
+from floodwall.detect.sigma.scantext import (
+    anchor_pattern,
+    json_literal,
+    keyword_text,
+    pcre_literal,
+    scan_text,
+)
 from floodwall.records import Event
+
+#: Field values whose hits are kept (all fields), their characters, and the longest
+#: value kept (a longer one is scanned every time it comes).
+MAX_HIT_ENTRIES = 262_144
+MAX_HIT_CHARS = 32_000_000
+MAX_HIT_VALUE = 65_536
+#: Verdicts kept per set of candidates, and sets of candidates kept (see ``memo.py``).
+VERDICTS_PER_SET = 4096
+MAX_CANDIDATE_SETS = 4096
+
+# A field the event does not have: unlike a null value, it fails ``exists``.
+_ABSENT = object()
 
 
 @dataclass(frozen=True, slots=True)
 class _Bucket:
-    always: tuple[int, ...]  # rules of this log source without anchors
-    anchored: frozenset[int]  # rules of this log source with anchors
+    """The rules of one log source (channel, EventID)."""
+
+    always: tuple[int, ...]  # field rules without anchors
+    anchored: frozenset[int]  # field rules with anchors
+    scan_fields: tuple[str, ...]  # fields the anchors name
+    hit_tables: tuple[dict[Any, tuple[int, ...]], ...]  # per scan field (``_field_hits``)
+    keyword_always: tuple[int, ...]  # keyword rules without a literal to look for
+    keyword_anchored: frozenset[int]  # keyword rules with literals
     aliases: tuple[tuple[str, str], ...]
-    scan_fields: frozenset[str] | None  # fields its anchors name; None: all (keywords)
     # pattern -> (its rules here with one clause, (rule, clause bit) of the others here);
     # filled as patterns are first seen in this bucket's events
-    routes: dict[int, tuple[tuple[int, ...], tuple[tuple[int, int], ...]]]
+    routes: dict[int, Route]
+    keyword_routes: dict[int, Route]
+
+
+@dataclass(frozen=True, slots=True)
+class _Verdicts:
+    """The remembered verdicts of one set of candidate rules, by the values they read."""
+
+    fields: tuple[str, ...]
+    absent: tuple[object, ...]
+    memo: BoundedMemo[tuple[int, ...]]
 
 
 class SigmaEngine:
@@ -59,9 +104,11 @@ class SigmaEngine:
         rules: Sequence[CompiledRule],
         logsources: LogSourceMap,
         hyperscan: HyperscanCache | None = None,
+        memo: bool = True,
     ) -> None:
         """``hyperscan`` compiles the prefilter and rule regexes; the CLI passes one that
-        keeps them in the cache directory."""
+        keeps them in the cache directory. ``memo=False`` scans and evaluates every event
+        afresh: the reference that the remembered hits and verdicts are tested against."""
         self._hs = hyperscan or HyperscanCache()
         self.rules: list[CompiledRule] = []
         self.problems: list[RuleProblem] = []
@@ -79,8 +126,33 @@ class SigmaEngine:
         self._checks: list[Check] = [self._builder(i) for i in range(len(self.rules))]
         self._aliases = logsources.aliases
         self._buckets: dict[tuple[str, int | None], _Bucket] = {}
-        self._db, self._pattern_rules = self._compile_prefilter()
-        self._full = [(1 << len(r.clauses)) - 1 for r in self.rules]
+        self._memo_on = memo
+        # field -> its values -> the anchor patterns in that field's tagged text
+        self._hit_tables: dict[str, dict[Any, tuple[int, ...]]] = {}
+        self._hit_entries = self._hit_chars = 0
+        # (candidates, generic log) -> their verdicts by the values they read
+        self._verdicts: dict[tuple[tuple[int, ...], bool], _Verdicts] = {}
+        keyword = {i for i, r in enumerate(self.rules) if _has_keywords(r.detection)}
+        field_clauses = {
+            i: r.clauses for i, r in enumerate(self.rules) if i not in keyword and r.clauses
+        }
+        kw_clauses = {i: c for i in keyword if (c := keyword_clauses(self.rules[i].clauses))}
+        self._keyword = frozenset(keyword)
+        self._fields_filter = compile_filter(self._hs, "anchors", field_clauses, anchor_pattern)
+        self._keyword_filter = compile_filter(self._hs, "keywords", kw_clauses, pcre_literal)
+        # The same literals as they are written in JSON text, for a record's own line
+        # (see ``match_fields``). Its patterns are numbered as the keyword filter's, so
+        # the two share their routes. A literal that could be part of a float's text
+        # (which JSON may write as 1e5 where Python says 100000.0) rules it out.
+        literals = {t for c in kw_clauses.values() for clause in c for t in clause}
+        self._wide_keywords = not all(t.isascii() for t in literals)
+        self._json_keyword_filter = (
+            compile_filter(
+                self._hs, "json-keywords", kw_clauses, json_literal, True, JSON_SENTINELS
+            )
+            if not any(set(t) <= FLOAT_CHARS for t in literals)
+            else None
+        )
 
     def _builder(self, index: int) -> Check:
         def first_call(ctx: Ctx) -> bool:
@@ -90,126 +162,196 @@ class SigmaEngine:
 
         return first_call
 
-    def _compile_prefilter(self) -> tuple[Any, list[tuple[tuple[int, int], ...]]]:
-        """One database of every rule's anchors; for each pattern, the (rule, clause bit)
-        pairs it satisfies."""
-        by_anchor: dict[Anchor, list[tuple[int, int]]] = {}
-        for i, rule in enumerate(self.rules):
-            for bit, clause in enumerate(rule.clauses):
-                # A clause is a frozenset, whose order changes with the string hash seed:
-                # sorted, the patterns are numbered the same way every run (the cache key).
-                for anchor in sorted(clause, key=_anchor_order) if len(clause) > 1 else clause:
-                    by_anchor.setdefault(anchor, []).append((i, 1 << bit))
-        # Rules come in a fixed order (by path) and clauses are sorted, so insertion order
-        # numbers the patterns the same way every run: sorting all 20,000 anchors instead
-        # cost 40 ms of start-up.
-        anchors = list(by_anchor)
-        pattern_rules = [tuple(by_anchor[a]) for a in anchors]
-        if not anchors:
-            return None, pattern_rules
-        # Turning 30,000 anchors into patterns takes a tenth of a second, every run: the
-        # cached database is found by the anchors and this module's code instead.
-        key = f"anchors\0{_own_fingerprint()}\0{anchors!r}"
-        db = self._hs.keyed_patterns(key, lambda: [anchor_pattern(a) for a in anchors])
-        return db, pattern_rules
-
     def _bucket(self, channel: str, event_id: int | None) -> _Bucket:
         always: list[int] = []
         anchored: set[int] = set()
+        keyword_always: list[int] = []
+        keyword_anchored: set[int] = set()
+        kw_filtered = self._keyword_filter.full if self._keyword_filter else {}
         for i, selectors in enumerate(self._selectors):
             required = self.rules[i].event_ids
             if required is not None and event_id not in required:
                 continue
-            if any(_accepts(s, channel, event_id) for s in selectors):
+            if not any(_accepts(s, channel, event_id) for s in selectors):
+                continue
+            if i not in self._keyword:
                 (anchored.add(i) if self.rules[i].clauses else always.append(i))
-        aliases = self._aliases.get((channel, event_id or 0), ())
-        # Keyword anchors may be in any value, so their buckets scan every field; the
-        # others scan only the fields rules name.
-        scan_fields = set().union(*(self.rules[i].fields for i in anchored))
-        keywords = any(_has_keywords(self.rules[i].detection) for i in anchored)
+            elif i in kw_filtered:
+                keyword_anchored.add(i)
+            else:
+                keyword_always.append(i)
+        scan_fields = tuple(sorted(set().union(*(self.rules[i].fields for i in anchored))))
         bucket = _Bucket(
             tuple(always),
             frozenset(anchored),
-            aliases,
-            None if keywords else frozenset(scan_fields),
+            scan_fields,
+            tuple(self._hit_tables.setdefault(f, {}) for f in scan_fields),
+            tuple(keyword_always),
+            frozenset(keyword_anchored),
+            self._aliases.get((channel, event_id or 0), ()),
+            {},
             {},
         )
         self._buckets[(channel, event_id)] = bucket
         return bucket
 
-    def _route(
-        self, bucket: _Bucket, pattern: int
-    ) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...]]:
-        """Where a pattern's hit goes in ``bucket``: rules of other log sources dropped,
-        rules with one clause straight to the candidates."""
-        pairs = [(r, bit) for r, bit in self._pattern_rules[pattern] if r in bucket.anchored]
-        full = self._full
-        route = (
-            tuple(r for r, _ in pairs if full[r] == 1),
-            tuple((r, bit) for r, bit in pairs if full[r] != 1),
-        )
-        bucket.routes[pattern] = route
-        return route
-
     def match(self, event: Event) -> list[int]:
-        """Indexes (into ``self.rules``) of the rules that match ``event``."""
-        channel = event.channel.lower() if event.channel else GENERIC
-        bucket = self._buckets.get((channel, event.event_id)) or self._bucket(
-            channel, event.event_id
-        )
-        fields: Mapping[str, Any] = event.fields
+        """Indexes (into ``self.rules``) of the rules that match ``event``, sorted."""
+        return self.match_fields(event.channel, event.event_id, event.fields)
+
+    def match_fields(
+        self,
+        channel_name: str | None,
+        event_id: int | None,
+        fields: Mapping[str, Any],
+        text: bytes | None = None,
+    ) -> list[int]:
+        """``match`` for an event's channel, EventID and fields alone.
+
+        ``text`` is the record's JSON text as read, for a record whose fields are its own
+        values (a flat record): keyword rules then look for their literals in it (JSON-
+        escaped, ASCII case folded) rather than in a join of the values.
+        """
+        channel = channel_name.lower() if channel_name else GENERIC
+        bucket = self._buckets.get((channel, event_id)) or self._bucket(channel, event_id)
         if bucket.aliases:
             extra = {a: fields[b] for a, b in bucket.aliases if a not in fields and b in fields}
             if extra:
                 fields = {**fields, **extra}
         candidates: list[int] = list(bucket.always)
-        if bucket.anchored and self._db is not None:
-            hits: list[int] = []
-            text = scan_text(fields, bucket.scan_fields)
-            self._db.scan(text, match_event_handler=_collect, context=hits)
+        if bucket.anchored and self._fields_filter is not None:
+            hits = self._field_hits(bucket, fields)
             if hits:
-                # A rule is a candidate once every clause of its condition has a hit.
-                routes = bucket.routes
-                seen: dict[int, int] = {}
-                for h in hits:
-                    single, multi = routes.get(h) or self._route(bucket, h)
-                    candidates.extend(single)
-                    for r, bit in multi:
-                        seen[r] = seen.get(r, 0) | bit
-                if seen:
-                    full = self._full
-                    candidates.extend(r for r, m in seen.items() if m == full[r])
-                if len(hits) > 1:
-                    candidates = list(dict.fromkeys(candidates))
-        if not candidates:
+                candidates += self._fields_filter.route(hits, bucket.anchored, bucket.routes)
+        found = self._decide(candidates, fields, channel == GENERIC) if candidates else ()
+        if bucket.keyword_always or bucket.keyword_anchored:
+            # A keyword search reads every value: its verdict is not remembered.
+            keyword = self._keyword_candidates(bucket, fields, text)
+            if keyword:
+                more = self._evaluate(tuple(sorted(keyword)), fields, channel == GENERIC)
+                if more:
+                    return sorted({*found, *more})
+        return list(found)
+
+    def _field_hits(self, bucket: _Bucket, fields: Mapping[str, Any]) -> list[int]:
+        """The anchor patterns found in the fields ``bucket`` scans. Each field's value is
+        looked up in that field's table of hits and scanned only if new; a missing field
+        is looked up as null, whose hits include the (no) hits of a missing field."""
+        assert self._fields_filter is not None
+        names = bucket.scan_fields
+        if not self._memo_on:
+            return self._fields_filter.scan(scan_text(fields, frozenset(names)))
+        values = tuple(map(fields.get, names))
+        tables = bucket.hit_tables
+        try:
+            got = tuple(map(dict.get, tables, values))
+        except TypeError:  # an unhashable value (a list): the fields scanned together
+            return self._fields_filter.scan(scan_text(fields, frozenset(names)))
+        if None in got:
+            got = tuple(
+                self._field_value_hits(t, n, v) if g is None else g
+                for t, n, v, g in zip(tables, names, values, got, strict=True)
+            )
+        return list(chain.from_iterable(cast(tuple[tuple[int, ...], ...], got)))
+
+    def _field_value_hits(
+        self, table: dict[Any, tuple[int, ...]], name: str, value: Any
+    ) -> tuple[int, ...]:
+        """Hits of one field's value, kept in ``table`` under the value itself only for a
+        string or null: 1, 1.0 and True are equal keys but not equal texts, so other
+        types are kept under (type, value), which no plain lookup finds."""
+        key = value if value is None or type(value) is str else (type(value), value)
+        hits = table.get(key)
+        if hits is None:
+            assert self._fields_filter is not None
+            hits = tuple(self._fields_filter.scan(scan_text({name: value}, None)))
+            chars = len(value) if type(value) is str else 0
+            if self._hit_entries >= MAX_HIT_ENTRIES or self._hit_chars + chars > MAX_HIT_CHARS:
+                for t in self._hit_tables.values():
+                    t.clear()
+                self._hit_entries = self._hit_chars = 0
+            if chars <= MAX_HIT_VALUE:
+                table[key] = hits
+                self._hit_entries += 1
+                self._hit_chars += chars
+        return hits
+
+    def _keyword_candidates(
+        self, bucket: _Bucket, fields: Mapping[str, Any], text: bytes | None
+    ) -> list[int]:
+        """The keyword rules of ``bucket`` to evaluate: those without literals, and those
+        whose literals are found."""
+        candidates: list[int] = list(bucket.keyword_always)
+        if bucket.keyword_anchored and self._keyword_filter is not None:
+            found = self._json_candidates(text, bucket) if text is not None else None
+            if found is None:
+                found = self._keyword_filter.candidates(
+                    keyword_text(fields), bucket.keyword_anchored, bucket.keyword_routes
+                )
+            candidates += found
+        return candidates
+
+    def _json_candidates(self, text: bytes, bucket: _Bucket) -> list[int] | None:
+        """The keyword rules of ``bucket`` whose literals are in ``text`` (the record's
+        JSON) as the JSON filter writes them, or None where that cannot tell: a ``\\u``
+        or ``\\/`` escape, which spells a character another way (RFC 8259, section 7),
+        one of the two characters that Python lowers to ASCII letters, or a literal
+        outside ASCII in a text that is not (only ASCII case is folded)."""
+        flt = self._json_keyword_filter
+        if flt is None or (self._wide_keywords and not text.isascii()):
+            return None
+        hits = flt.scan(text)
+        if not hits:
             return []
+        if max(hits) >= flt.sentinels:
+            return None
+        return flt.route(hits, bucket.keyword_anchored, bucket.keyword_routes)
+
+    def _decide(
+        self, candidates: list[int], fields: Mapping[str, Any], generic: bool
+    ) -> tuple[int, ...]:
+        """The candidates that match, remembered by the candidates and the values of the
+        fields they read (a verdict depends on nothing else)."""
+        cands = tuple(sorted(set(candidates)))
+        if not self._memo_on:
+            return self._evaluate(cands, fields, generic)
+        verdicts = self._verdicts.get((cands, generic)) or self._verdicts_of(cands, generic)
+        values = tuple(map(fields.get, verdicts.fields, verdicts.absent))
+        key = (values, tuple(map(type, values)))
+        try:
+            found = verdicts.memo.get(key)
+        except TypeError:  # an unhashable value (a list): evaluated, not remembered
+            return self._evaluate(cands, fields, generic)
+        if found is None:
+            found = self._evaluate(cands, fields, generic)
+            verdicts.memo.put(key, found, chars_of(values))
+        return found
+
+    def _verdicts_of(self, cands: tuple[int, ...], generic: bool) -> _Verdicts:
+        names = tuple(sorted(set().union(*(self.rules[i].fields for i in cands))))
+        verdicts = _Verdicts(names, (_ABSENT,) * len(names), BoundedMemo(VERDICTS_PER_SET))
+        if len(self._verdicts) >= MAX_CANDIDATE_SETS:
+            self._verdicts.clear()
+        self._verdicts[(cands, generic)] = verdicts
+        return verdicts
+
+    def _evaluate(
+        self, cands: tuple[int, ...], fields: Mapping[str, Any], generic: bool
+    ) -> tuple[int, ...]:
         ctx = Ctx(fields)
         checks = self._checks
-        if channel == GENERIC:
+        if generic:
             # A generic log carries no log source, so a rule only applies to an event that
             # has at least one of the fields it reads: otherwise "not selection" rules for
             # Zeek or CloudTrail would fire on every unrelated JSON record.
             rules = self.rules
-            return sorted(
+            return tuple(
                 i
-                for i in candidates
+                for i in cands
                 if (not rules[i].fields or any(f in fields for f in rules[i].fields))
                 and checks[i](ctx)
             )
-        return sorted(i for i in candidates if checks[i](ctx))
-
-
-def _anchor_order(anchor: Anchor) -> tuple[str, str, str]:
-    return (anchor[0] or "", anchor[1], anchor[2])
-
-
-@cache
-def _own_fingerprint() -> str:
-    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
-
-
-def _collect(pattern: int, start: int, end: int, flags: int, hits: list[int]) -> None:
-    hits.append(pattern)
+        return tuple(i for i in cands if checks[i](ctx))
 
 
 def _accepts(s: Selector, channel: str, event_id: int | None) -> bool:
@@ -226,74 +368,3 @@ def _has_keywords(node: Any) -> bool:
     if node[0] == "not":
         return _has_keywords(node[1])
     return bool(node[0] == "kw")
-
-
-# Scan text layout: US FIELD RS value US FIELD RS value ... US, lowered. A pattern for a
-# field anchor starts at the field's tag and cannot cross the next US, so a literal is
-# only found in the field its rule names.
-US, RS = "\x1f", "\x1e"
-
-
-def scan_text(fields: Mapping[str, Any], only: frozenset[str] | None) -> bytes:
-    """The event's fields (those in ``only``, or all) in the tagged layout, lowered."""
-    # One pass for the common event: str, int, float, bool and None format as the
-    # matcher reads them ("None" only adds text no string test can need); a list (tags
-    # ...) becomes one segment per value.
-    if only is None:
-        parts = [
-            f"{k}{RS}{v}" if type(v) is not list else _segments(k, v) for k, v in fields.items()
-        ]
-    else:
-        parts = [
-            f"{k}{RS}{v}" if type(v) is not list else _segments(k, v)
-            for k, v in fields.items()
-            if k in only
-        ]
-    text = f"{US}{US.join(parts)}{US}"
-    # Exactly one RS per part and one US around each is the layout with no list and no
-    # separator inside a key or value. Anything else is rebuilt with the separators in
-    # keys and values blanked: a hostile value holding them would otherwise forge a
-    # field tag or cut a field short and hide a literal behind it.
-    if text.count(RS) != len(parts) or text.count(US) != len(parts) + 1:
-        items = fields.items() if only is None else [(k, v) for k, v in fields.items() if k in only]
-        parts = [f"{_clean(k)}{RS}{_clean(s)}" for k, v in items for s in (as_strings(v) or ("",))]
-        text = f"{US}{US.join(parts)}{US}"
-    return text.lower().encode("utf-8", "surrogatepass")
-
-
-def _segments(key: str, value: Any) -> str:
-    return US.join(f"{key}{RS}{s}" for s in (as_strings(value) or ("",)))
-
-
-def _clean(text: str) -> str:
-    return text.replace(US, " ").replace(RS, " ")
-
-
-def _pcre_literal(text: str) -> bytes:
-    """``text`` as a Hyperscan pattern matching exactly its UTF-8 bytes."""
-    data = text.encode("utf-8", "surrogatepass")
-    return ("\\x" + data.hex(" ").replace(" ", "\\x")).encode("ascii") if data else b""
-
-
-def anchor_pattern(anchor: Anchor) -> bytes:
-    """The Hyperscan pattern of an anchor in the tagged scan text."""
-    field, mode, text = anchor
-    lit = _pcre_literal(text)
-    if field is None:
-        return lit  # a keyword: anywhere in any value
-    tag = _pcre_literal(US + field.lower() + RS)
-    end = _pcre_literal(US)
-    value = b"[^\\x1f]*"
-    if mode == "eq":
-        return tag + lit + end
-    if mode == "num":
-        # The matcher reads a value as a number with float(): "25", but also "025",
-        # "25.0", "2.5e1", " 25", "2_5" or full-width digits. Any value that is not a
-        # plain ASCII integer without a leading zero is therefore let through.
-        odd = b"(?:0[^\\x1f]*|[^\\x1f]*[^0-9\\x1f][^\\x1f]*)"
-        return tag + b"(?:" + lit + b"|" + odd + b")" + end
-    if mode == "sw":
-        return tag + lit
-    if mode == "ew":
-        return tag + value + lit + end
-    return tag + value + lit

@@ -60,9 +60,13 @@ class HyperscanCache:
         key = "patterns\0" + "\0".join(p.hex() for p in patterns)
         return self.keyed_patterns(key, lambda: patterns)
 
-    def keyed_patterns(self, key: str, make: Callable[[], Sequence[bytes]]) -> Any:
+    def keyed_patterns(
+        self, key: str, make: Callable[[], Sequence[bytes]], caseless: bool = False
+    ) -> Any:
         """Like ``patterns``, for a caller that can name its patterns by a cheaper ``key``
-        (which must change whenever they would): ``make`` runs only on a cache miss."""
+        (which must change whenever they would): ``make`` runs only on a cache miss.
+        ``caseless`` folds ASCII case."""
+        flags = hyperscan.HS_FLAG_SINGLEMATCH | (hyperscan.HS_FLAG_CASELESS if caseless else 0)
 
         def build() -> Any:
             patterns = make()
@@ -71,11 +75,11 @@ class HyperscanCache:
                 expressions=list(patterns),
                 ids=list(range(len(patterns))),
                 elements=len(patterns),
-                flags=hyperscan.HS_FLAG_SINGLEMATCH,
+                flags=flags,
             )
             return db
 
-        return self._load_or_build(key, build)
+        return self._load_or_build(f"{key}\0{flags}" if caseless else key, build)
 
     def regex(self, pattern: str, flags: int) -> Any | None:
         """A database for one regex with ``re``'s flags, or None if Hyperscan refuses it
