@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from floodwall.detect.sigma.correlation import (
     CorrelationEngine,
@@ -27,6 +27,7 @@ from floodwall.ingest.intake import IntakeLog
 from floodwall.ingest.json_source import NdjsonSource, split_ndjson
 from floodwall.normalize.dispatch import normalize
 from floodwall.normalize.windows_flat import WindowsFlatNormalizer
+from floodwall.normalize.windows_xml import WindowsXmlNormalizer
 from floodwall.records import Event, Finding, Origin, RuleRef, Severity
 
 if TYPE_CHECKING:
@@ -41,9 +42,9 @@ INTEL_BATCH = 256
 #: Events per result handed on: bounds the findings held at once.
 BATCH = 5000
 
-#: The normalizer the quick path asks first (``HuntPlan._quick_unit``): flat Windows
-#: records are the common export, and dispatch tries it first too.
-_FLAT = WindowsFlatNormalizer()
+#: The record shapes the quick path reads itself (``HuntPlan._quick_unit``), in the order
+#: dispatch tries them: the shapes are disjoint.
+QUICK_NORMALIZERS = (WindowsFlatNormalizer(), WindowsXmlNormalizer())
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ class HuntPlan:
         """Hunt one input file in batches of at most ``batch`` events, so that memory
         stays flat however large the file. Damage goes to the intake; nothing raises."""
         intake = IntakeLog()
-        if self.intel is None and isinstance(unit.source, NdjsonSource):
+        if self.intel is None and isinstance(unit.source, NdjsonSource | EvtxSource):
             results = self._quick_unit(unit, batch, intake)
         else:
             results = self._full_unit(unit, batch, intake)
@@ -148,27 +149,30 @@ class HuntPlan:
         return event
 
     def _quick_unit(self, unit: Unit, batch: int, intake: IntakeLog) -> Iterator[UnitResult]:
-        """NDJSON without intel: a flat Windows record is matched on its fields and its
-        own line first, and becomes an event only when a rule matches it (most do not).
-        Every other record takes the full path."""
+        """NDJSON or EVTX without intel: a Windows record (flat or XML-shaped) is matched
+        on its fields and its own JSON text first, and becomes an event only when a rule
+        matches it (most do not). Every other record takes the full path."""
         path = unit.path
-        decoded = unit.source.read_decoded(path, intake, unit.part)  # type: ignore[attr-defined]
-        is_flat, fields_of = _FLAT.is_handled, _FLAT.fields_of
+        source = cast(NdjsonSource | EvtxSource, unit.source)
+        shapes = tuple((n.is_handled, n.fields_of) for n in QUICK_NORMALIZERS)
         match_fields = self.engine.match_fields
         out = UnitResult(path)
-        for lineno, line, obj in decoded:
-            if is_flat(obj):
-                try:
-                    found = match_fields(*fields_of(obj), line)
-                except Exception:  # the full path below reports what is wrong with it
-                    found = [-1]
-                if not found:
-                    out.events += 1
-                    if out.events >= batch:
-                        yield out
-                        out = UnitResult(path)
-                    continue
-            self._event(RawRecord(Origin(path, lineno), obj), out, intake)
+        for record_id, text, obj in source.read_decoded(path, intake, unit.part):
+            quick = False  # matched by no rule, and so no event made
+            for is_handled, fields_of in shapes:
+                if is_handled(obj):
+                    try:
+                        channel, event_id, fields, verbatim = fields_of(obj)
+                        quick = not match_fields(
+                            channel, event_id, fields, text if verbatim else None
+                        )
+                    except Exception:  # the full path below reports what is wrong with it
+                        quick = False
+                    break
+            if quick:
+                out.events += 1
+            else:
+                self._event(RawRecord(Origin(path, record_id), obj), out, intake)
             if out.events >= batch:
                 yield out
                 out = UnitResult(path)

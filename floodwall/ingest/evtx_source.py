@@ -19,7 +19,7 @@ import warnings
 import zlib
 from collections.abc import Iterator
 from itertools import pairwise
-from typing import BinaryIO, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 import evtx
 import msgspec
@@ -36,6 +36,9 @@ CHUNK_SIZE = 65536
 _CHUNK_HEADER = 512  # chunk header + string and template tables precede the records
 
 _decode = msgspec.json.Decoder().decode
+
+#: A decoded record: its EventRecordID, its JSON text (UTF-8) and the object.
+Decoded = tuple[int, bytes, dict[str, Any]]
 
 
 def _file_header() -> bytes:
@@ -78,7 +81,7 @@ class EvtxSource:
     name: ClassVar[str] = "evtx"
 
     def read(self, path: str, intake: IntakeLog) -> Iterator[RawRecord]:
-        return self._read(self._open(path), path, intake)
+        return (RawRecord(Origin(path, n), data) for n, _, data in self.read_decoded(path, intake))
 
     def read_range(
         self, path: str, start: int, end: int, first: int, intake: IntakeLog
@@ -86,7 +89,18 @@ class EvtxSource:
         """The chunks in bytes ``start``..``end`` of a file cut by ``split_evtx``, so that
         workers share one large file; ``first`` is unused (EVTX records carry their ids).
         Only the range at 0 checks and reports the file header."""
-        return self._read(self._open(path), path, intake, start, end)
+        decoded = self.read_decoded(path, intake, (start, end, first))
+        return (RawRecord(Origin(path, n), data) for n, _, data in decoded)
+
+    def read_decoded(
+        self, path: str, intake: IntakeLog, part: tuple[int, int, int] | None = None
+    ) -> Iterator[Decoded]:
+        """``(EventRecordID, JSON text, object)`` per record: what ``read`` (or
+        ``read_range`` with ``part``) gives, without the records, plus the JSON text the
+        parser wrote for each (UTF-8). For the hunt's quick path."""
+        if part is None:
+            return self._read(self._open(path), path, intake)
+        return self._read(self._open(path), path, intake, part[0], part[1])
 
     @staticmethod
     def _open(path: str) -> BinaryIO:
@@ -97,7 +111,7 @@ class EvtxSource:
 
     def _read(
         self, stream: BinaryIO, path: str, intake: IntakeLog, start: int = 0, end: int = -1
-    ) -> Iterator[RawRecord]:
+    ) -> Iterator[Decoded]:
         with stream:
             header = stream.read(HEADER_SIZE)
             if not header:
@@ -126,7 +140,7 @@ class EvtxSource:
             if not header_ok and not found and start == 0:
                 intake.problem(path, "offset 0x1000", "no EVTX chunk found: not an EVTX file")
 
-    def _chunk(self, chunk: bytes, index: int, path: str, intake: IntakeLog) -> Iterator[RawRecord]:
+    def _chunk(self, chunk: bytes, index: int, path: str, intake: IntakeLog) -> Iterator[Decoded]:
         cut = len(chunk)
         expected = _expected_count(chunk)
         if cut < CHUNK_SIZE:
@@ -146,7 +160,7 @@ class EvtxSource:
         if cut < CHUNK_SIZE:
             whole = []
             for record in records:
-                record_id = record.origin.record_id
+                record_id = record[0]
                 if spans.get(record_id, CHUNK_SIZE + 1) > cut:
                     # The parser reads the zero padding as values: a cut record is not one.
                     intake.problem(path, f"record {record_id}", "record cut off by truncation")
@@ -174,9 +188,9 @@ class EvtxSource:
             intake.problem(path, _where(index), f"chunk {part} checksum mismatch: may be altered")
 
     @staticmethod
-    def _parse(chunk: bytes, path: str) -> tuple[list[RawRecord], list[str]]:
+    def _parse(chunk: bytes, path: str) -> tuple[list[Decoded], list[str]]:
         """Parse one chunk; returns its records and the parser's error messages."""
-        records: list[RawRecord] = []
+        records: list[Decoded] = []
         append = records.append
         messages: list[str] = []
         # The parser turns recoverable errors into RuntimeWarnings with skip_errors;
@@ -190,13 +204,14 @@ class EvtxSource:
                 for item in parser.records_json():
                     if type(item) is not dict:  # typed Optional[Any] by evtx's stubs
                         continue
+                    text = item["data"].encode("utf-8", "surrogatepass")
                     try:
-                        data = _decode(item["data"])
-                    except (msgspec.DecodeError, RecursionError) as exc:
+                        data = _decode(text)
+                    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
                         messages.append(f"record {item['event_record_id']}: bad JSON: {exc}")
                         continue
                     if type(data) is dict:
-                        append(RawRecord(Origin(path, int(item["event_record_id"])), data))
+                        append((int(item["event_record_id"]), text, data))
             except Exception as exc:  # any parser failure is damage, never a crash
                 messages.append(f"{type(exc).__name__}: {exc}")
         prefix = "Skipping EVTX data: "

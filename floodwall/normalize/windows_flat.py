@@ -36,9 +36,12 @@ class WindowsFlatNormalizer:
             "Channel" in data or "SourceName" in data or "ProviderName" in data
         )
 
-    def fields_of(self, data: Mapping[str, Any]) -> tuple[str | None, int | None, dict[str, Any]]:
-        """The event's channel, EventID and fields, as ``normalize`` gives them: what
-        rules read, without the rest of the event (the hunt's quick path)."""
+    def fields_of(
+        self, data: Mapping[str, Any]
+    ) -> tuple[str | None, int | None, dict[str, Any], bool]:
+        """The event's channel, EventID and fields, as ``normalize`` gives them (what rules
+        read, for the hunt's quick path), and whether every value is as the record holds
+        it: always, here (added fields copy other fields' values)."""
         fields = dict(data)
         get = fields.get
         eid = get("EventID")
@@ -55,10 +58,10 @@ class WindowsFlatNormalizer:
             if computer is not None:
                 fields["Computer"] = computer
         channel = get("Channel")
-        return channel if type(channel) is str else None, eid, fields
+        return channel if type(channel) is str else None, eid, fields, True
 
     def normalize(self, raw: RawRecord) -> Event:
-        channel, eid, fields = self.fields_of(raw.data)
+        channel, eid, fields, _ = self.fields_of(raw.data)
         get = fields.get
         provider = get("Provider_Name")
         computer = get("Computer")

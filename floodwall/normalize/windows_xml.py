@@ -96,20 +96,24 @@ def event_data(data: Any, out: dict[str, Any]) -> None:
             out["Data"] = lone
 
 
-def user_data(data: Any, out: dict[str, Any], depth: int = 0) -> None:
-    """Flatten ``UserData`` by leaf name: Sigma names these fields without their path."""
+def user_data(data: Any, out: dict[str, Any], depth: int = 0) -> bool:
+    """Flatten ``UserData`` by leaf name: Sigma names these fields without their path.
+    False if a value had to be written anew (an element nested too deep, kept as JSON)."""
     if type(data) is not dict:
-        return
+        return True
+    verbatim = True
     for key, value in data.items():
         if key == ATTRS:
             continue  # xmlns and the like
         if type(value) is dict and TEXT not in value:
             if depth >= MAX_DEPTH:
                 out[key] = as_json(value)
+                verbatim = False
             else:
-                user_data(value, out, depth + 1)
+                verbatim = user_data(value, out, depth + 1) and verbatim
         else:
             out[key] = text(value)
+    return verbatim
 
 
 def system_fields(system: Mapping[str, Any], out: dict[str, Any]) -> None:
@@ -179,12 +183,22 @@ class WindowsXmlNormalizer:
         event = data.get("Event")
         return type(event) is dict and "System" in event
 
-    def normalize(self, raw: RawRecord) -> Event:
-        event = raw.data["Event"]
+    def fields_of(
+        self, data: Mapping[str, Any]
+    ) -> tuple[str | None, int | None, dict[str, Any], bool]:
+        """The event's channel, EventID and fields, as ``normalize`` gives them (what rules
+        read, for the hunt's quick path), and whether every value is as the record holds
+        it (not written anew)."""
+        event = data["Event"]
         fields: dict[str, Any] = {}
         event_data(event.get("EventData"), fields)
-        user_data(event.get("UserData"), fields)
+        verbatim = user_data(event.get("UserData"), fields)
         system = event.get("System")
         if type(system) is dict:
             system_fields(system, fields)
+        eid = fields.get("EventID")
+        return _useful(fields.get("Channel")), eid if type(eid) is int else None, fields, verbatim
+
+    def normalize(self, raw: RawRecord) -> Event:
+        fields = self.fields_of(raw.data)[2]
         return common(raw, fields, fields.get("SystemTime"))

@@ -1,7 +1,8 @@
-"""The hunt's quick path (NDJSON without intel: a flat record becomes an event only
-when a rule matches it) gives the same results as the full path, record for record:
-findings, correlation feed, event counts and damage, on the bundled real logs with the
-default rules, mixed with records of other shapes and broken lines."""
+"""The hunt's quick path (NDJSON or EVTX without intel: a Windows record becomes an
+event only when a rule matches it) gives the same results as the full path, record for
+record: findings, correlation feed, event counts and damage, on the bundled real logs
+with the default rules, mixed with records of other shapes and broken lines, and on
+SigmaHQ's regression EVTX files."""
 
 from __future__ import annotations
 
@@ -15,8 +16,11 @@ from floodwall.detect.sigma.loader import load_rules
 from floodwall.detect.sigma.logsource import LogSourceMap
 from floodwall.detect.sigma.prefilter import HyperscanCache
 from floodwall.hunt.run import HuntPlan, Unit, UnitResult
+from floodwall.ingest.evtx_source import EvtxSource
 from floodwall.ingest.intake import IntakeLog
 from floodwall.ingest.json_source import NdjsonSource, split_ndjson
+from floodwall.normalize.generic_json import MAX_DEPTH
+from floodwall.normalize.windows_xml import WindowsXmlNormalizer
 from floodwall.settings import bundled_data, default_rule_dirs
 
 SYSMON = "Microsoft-Windows-Sysmon/Operational"
@@ -81,3 +85,35 @@ def test_quick_path_equals_full_path(plan: HuntPlan, logs: Path, parts: int) -> 
     assert q[0] == f[0] and len(q[0]) > 300  # findings, whole
     assert q[1] == f[1]
     assert q[3] == f[3] and q[3]  # the broken lines are reported the same
+
+
+def test_quick_path_equals_full_path_on_evtx(plan: HuntPlan, shared_data: Path) -> None:
+    """Every EVTX file of SigmaHQ's regression data (real Windows logs, one to a few
+    hundred records each): the same findings and counts on both paths."""
+    files = sorted((shared_data / "sigmahq" / "regression_data").rglob("*.evtx"))
+    assert len(files) > 100
+    quick: list[UnitResult] = []
+    full: list[UnitResult] = []
+    for path in files:
+        unit = Unit(str(path), EvtxSource(), path.stat().st_size)
+        quick += plan.iter_unit(unit)
+        intake = IntakeLog()
+        results = list(plan._full_unit(unit, 5000, intake))
+        results[-1].intake = intake
+        full += results
+    q, f = _summary(quick), _summary(full)
+    assert q == f
+    assert len(q[0]) > 100
+
+
+def test_xml_values_written_anew_are_not_searched_as_the_record_text() -> None:
+    """UserData nested past the flattening depth is kept as JSON written anew, which
+    the record's own text does not hold: such a record is searched by its values."""
+    deep: dict[str, object] = {"Leaf": "x"}
+    for n in range(MAX_DEPTH + 2):
+        deep = {f"Level{n}": deep}
+    record = {"Event": {"System": {"EventID": 1, "Channel": SYSMON}, "UserData": deep}}
+    *_, verbatim = WindowsXmlNormalizer().fields_of(record)
+    assert verbatim is False
+    flat = {"Event": {"System": {"EventID": 1, "Channel": SYSMON}, "UserData": {"A": {"B": 1}}}}
+    assert WindowsXmlNormalizer().fields_of(flat)[3] is True
