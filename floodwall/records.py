@@ -13,6 +13,13 @@ from enum import IntEnum
 from typing import Any
 
 
+def _by_fields(self: Any) -> tuple[type, tuple[Any, ...]]:
+    """Pickle a record as its class and field values, unpickled through ``__init__``:
+    the default for slotted dataclasses (a state set field by field) made handing a
+    hunt's findings from its worker processes to the parent cost a third more."""
+    return (type(self), tuple(getattr(self, name) for name in self.__slots__))
+
+
 class Severity(IntEnum):
     """Sigma's levels, ordered so that policies and filters can compare them."""
 
@@ -44,6 +51,8 @@ class Origin:
     ``record_id`` is the EVTX EventRecordID, or the 1-based line number of a line format.
     """
 
+    __reduce__ = _by_fields
+
     path: str
     record_id: int
 
@@ -55,6 +64,8 @@ class Event:
     The common fields are ECS-named; ``fields`` keeps the source's original fields,
     flattened (nested objects joined with dots), exactly as read.
     """
+
+    __reduce__ = _by_fields
 
     origin: Origin
     timestamp: str | None = None  # ECS @timestamp, ISO 8601
@@ -88,6 +99,8 @@ class Event:
 class Observable:
     """A value worth looking up elsewhere: an IP, domain, URL, hash or address."""
 
+    __reduce__ = _by_fields
+
     kind: str  # ip | domain | url | sha256 | sha1 | md5 | email
     value: str
 
@@ -95,6 +108,8 @@ class Observable:
 @dataclass(frozen=True, slots=True)
 class RuleRef:
     """Who wrote the rule that fired and where to read it (DRL 1.1 asks for both)."""
+
+    __reduce__ = _by_fields
 
     id: str
     title: str
@@ -108,6 +123,8 @@ class RuleRef:
 @dataclass(frozen=True, slots=True)
 class Finding:
     """What a detector saw. ``id`` is permanent: ``sigma.<rule-id>``, ``mail.macro_autoexec``."""
+
+    __reduce__ = _by_fields
 
     id: str
     title: str
