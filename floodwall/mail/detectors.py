@@ -7,6 +7,7 @@ from floodwall.detect.mail import (
     DisplayNameImpersonationDetector,
     FreeHostingLinkDetector,
     FreemailOrgClaimDetector,
+    HiddenTextDetector,
     IpLiteralUrlDetector,
     LinkTextMismatchDetector,
     LookalikeDomainDetector,
@@ -104,6 +105,7 @@ def build_detectors(settings: Settings, clamd: ClamdClient | None = None) -> lis
         RandomSenderDetector(),
         PdfLinkLureDetector(psl, shorteners, hosting),
         UnicodeObfuscationDetector(),
+        HiddenTextDetector(),
         AuthResultsDetector(settings.trusted_authserv),
         FromMalformedDetector(psl),
     ]

@@ -11,6 +11,7 @@ from floodwall.detect.mail.credential_wording import CredentialWordingDetector
 from floodwall.detect.mail.display_name_impersonation import DisplayNameImpersonationDetector
 from floodwall.detect.mail.free_hosting_link import FreeHostingLinkDetector
 from floodwall.detect.mail.freemail_org_claim import FreemailOrgClaimDetector
+from floodwall.detect.mail.hidden_text import HiddenTextDetector
 from floodwall.detect.mail.ip_literal_url import IpLiteralUrlDetector
 from floodwall.detect.mail.link_text_mismatch import LinkTextMismatchDetector
 from floodwall.detect.mail.lookalike_domain import LookalikeDomainDetector
@@ -40,6 +41,7 @@ PHISHING_DETECTORS: tuple[type, ...] = (
     PrizeLureDetector,
     FreeHostingLinkDetector,
     UnicodeObfuscationDetector,
+    HiddenTextDetector,
     ReplyToFreemailDetector,
     FreemailOrgClaimDetector,
     SenderFreeHostingDetector,
@@ -54,6 +56,7 @@ __all__ = [
     "DisplayNameImpersonationDetector",
     "FreeHostingLinkDetector",
     "FreemailOrgClaimDetector",
+    "HiddenTextDetector",
     "IpLiteralUrlDetector",
     "LinkTextMismatchDetector",
     "LookalikeDomainDetector",
