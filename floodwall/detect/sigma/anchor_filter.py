@@ -50,7 +50,7 @@ class AnchorFilter:
     def scan(self, text: bytes) -> list[int]:
         """The patterns found in ``text``, each once."""
         hits: list[int] = []
-        self.db.scan(text, match_event_handler=_collect, context=hits)
+        self.db.scan(text, match_event_handler=collect, context=hits)
         return hits
 
     def candidates(
@@ -149,5 +149,5 @@ def _pattern_fingerprint() -> str:
     return hashlib.sha256(Path(scantext.__file__).read_bytes()).hexdigest()
 
 
-def _collect(pattern: int, start: int, end: int, flags: int, hits: list[int]) -> None:
+def collect(pattern: int, start: int, end: int, flags: int, hits: list[int]) -> None:
     hits.append(pattern)

@@ -28,7 +28,9 @@ from typing import Any, ClassVar, cast
 from floodwall.detect.sigma.anchor_filter import (
     FLOAT_CHARS,
     JSON_SENTINELS,
+    AnchorFilter,
     Route,
+    collect,
     compile_filter,
     keyword_clauses,
 )
@@ -80,6 +82,18 @@ class _Bucket:
     # filled as patterns are first seen in this bucket's events
     routes: dict[int, Route]
     keyword_routes: dict[int, Route]
+    generic: bool  # a log without a known log source (see ``_evaluate``)
+    json_filter: _JsonFilter | None  # its keyword rules' literals as JSON writes them
+
+
+@dataclass(frozen=True, slots=True)
+class _JsonFilter:
+    """The literals of some keyword rules as a JSON text writes them (see
+    ``SigmaEngine._keyword_rules``), with the sentinel patterns after them."""
+
+    filter: AnchorFilter
+    wide: bool  # a literal outside ASCII: only ASCII texts can be searched
+    routes: dict[int, Route]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +140,8 @@ class SigmaEngine:
         self._checks: list[Check] = [self._builder(i) for i in range(len(self.rules))]
         self._aliases = logsources.aliases
         self._buckets: dict[tuple[str, int | None], _Bucket] = {}
+        # the same, by the channel as events spell it (no lowering per event)
+        self._by_name: dict[tuple[str | None, int | None], _Bucket] = {}
         self._memo_on = memo
         # field -> its values -> the anchor patterns in that field's tagged text
         self._hit_tables: dict[str, dict[Any, tuple[int, ...]]] = {}
@@ -140,19 +156,10 @@ class SigmaEngine:
         self._keyword = frozenset(keyword)
         self._fields_filter = compile_filter(self._hs, "anchors", field_clauses, anchor_pattern)
         self._keyword_filter = compile_filter(self._hs, "keywords", kw_clauses, pcre_literal)
-        # The same literals as they are written in JSON text, for a record's own line
-        # (see ``match_fields``). Its patterns are numbered as the keyword filter's, so
-        # the two share their routes. A literal that could be part of a float's text
-        # (which JSON may write as 1e5 where Python says 100000.0) rules it out.
-        literals = {t for c in kw_clauses.values() for clause in c for t in clause}
-        self._wide_keywords = not all(t.isascii() for t in literals)
-        self._json_keyword_filter = (
-            compile_filter(
-                self._hs, "json-keywords", kw_clauses, json_literal, True, JSON_SENTINELS
-            )
-            if not any(set(t) <= FLOAT_CHARS for t in literals)
-            else None
-        )
+        self._kw_clauses = kw_clauses
+        # keyword rules of a log source -> their literals as JSON writes them (see
+        # ``_json_filter``); log sources with the same keyword rules share one
+        self._json_filters: dict[frozenset[int], _JsonFilter | None] = {}
 
     def _builder(self, index: int) -> Check:
         def first_call(ctx: Ctx) -> bool:
@@ -191,9 +198,28 @@ class SigmaEngine:
             self._aliases.get((channel, event_id or 0), ()),
             {},
             {},
+            channel == GENERIC,
+            self._json_filter(frozenset(keyword_anchored)) if keyword_anchored else None,
         )
         self._buckets[(channel, event_id)] = bucket
         return bucket
+
+    def _json_filter(self, rules: frozenset[int]) -> _JsonFilter | None:
+        """The JSON filter of these keyword rules, or None where a literal could be part
+        of a float's text (which JSON may write as 1e5 where Python says 100000.0)."""
+        if rules in self._json_filters:
+            return self._json_filters[rules]
+        clauses = {i: self._kw_clauses[i] for i in sorted(rules)}
+        literals = {t for c in clauses.values() for clause in c for t in clause}
+        made = None
+        if not any(set(t) <= FLOAT_CHARS for t in literals):
+            flt = compile_filter(
+                self._hs, "json-keywords", clauses, json_literal, True, JSON_SENTINELS
+            )
+            if flt is not None:
+                made = _JsonFilter(flt, not all(t.isascii() for t in literals), {})
+        self._json_filters[rules] = made
+        return made
 
     def match(self, event: Event) -> list[int]:
         """Indexes (into ``self.rules``) of the rules that match ``event``, sorted."""
@@ -212,8 +238,11 @@ class SigmaEngine:
         values (a flat record): keyword rules then look for their literals in it (JSON-
         escaped, ASCII case folded) rather than in a join of the values.
         """
-        channel = channel_name.lower() if channel_name else GENERIC
-        bucket = self._buckets.get((channel, event_id)) or self._bucket(channel, event_id)
+        bucket = self._by_name.get((channel_name, event_id))
+        if bucket is None:
+            channel = channel_name.lower() if channel_name else GENERIC
+            bucket = self._buckets.get((channel, event_id)) or self._bucket(channel, event_id)
+            self._by_name[(channel_name, event_id)] = bucket
         if bucket.aliases:
             extra = {a: fields[b] for a, b in bucket.aliases if a not in fields and b in fields}
             if extra:
@@ -223,14 +252,19 @@ class SigmaEngine:
             hits = self._field_hits(bucket, fields)
             if hits:
                 candidates += self._fields_filter.route(hits, bucket.anchored, bucket.routes)
-        found = self._decide(candidates, fields, channel == GENERIC) if candidates else ()
-        if bucket.keyword_always or bucket.keyword_anchored:
-            # A keyword search reads every value: its verdict is not remembered.
-            keyword = self._keyword_candidates(bucket, fields, text)
-            if keyword:
-                more = self._evaluate(tuple(sorted(keyword)), fields, channel == GENERIC)
-                if more:
-                    return sorted({*found, *more})
+        found = self._decide(candidates, fields, bucket.generic) if candidates else ()
+        # A keyword search reads every value: its verdict is not remembered.
+        keyword: Sequence[int]
+        if bucket.keyword_anchored:
+            keyword = self._keyword_rules(bucket, fields, text)
+        elif bucket.keyword_always:
+            keyword = bucket.keyword_always
+        else:
+            return list(found)
+        if keyword:
+            more = self._evaluate(tuple(sorted(keyword)), fields, bucket.generic)
+            if more:
+                return sorted({*found, *more})
         return list(found)
 
     def _field_hits(self, bucket: _Bucket, fields: Mapping[str, Any]) -> list[int]:
@@ -276,36 +310,39 @@ class SigmaEngine:
                 self._hit_chars += chars
         return hits
 
-    def _keyword_candidates(
+    def _keyword_rules(
         self, bucket: _Bucket, fields: Mapping[str, Any], text: bytes | None
-    ) -> list[int]:
+    ) -> Sequence[int]:
         """The keyword rules of ``bucket`` to evaluate: those without literals, and those
-        whose literals are found."""
+        whose literals are found, in the record's JSON ``text`` where it can tell (one
+        scan, and most records hold none), else in the event's values.
+
+        The JSON filter cannot tell where the text has a ``\\u`` or ``\\/`` escape,
+        which spells a character another way (RFC 8259, section 7), one of the two
+        characters that Python lowers to ASCII letters (both found by the sentinel
+        patterns), or, for a literal outside ASCII, any text that is not ASCII (only
+        ASCII case is folded)."""
+        json = bucket.json_filter
+        if text is None or json is None or (json.wide and not text.isascii()):
+            return self._keyword_candidates(bucket, fields)
+        literals: list[int] = []
+        json.filter.db.scan(text, match_event_handler=collect, context=literals)
+        if not literals:
+            return bucket.keyword_always
+        if max(literals) >= json.filter.sentinels:
+            return self._keyword_candidates(bucket, fields)
+        routed = json.filter.route(literals, bucket.keyword_anchored, json.routes)
+        return [*bucket.keyword_always, *routed]
+
+    def _keyword_candidates(self, bucket: _Bucket, fields: Mapping[str, Any]) -> list[int]:
+        """The keyword rules of ``bucket`` to evaluate, their literals looked for in the
+        event's values: those without literals, and those whose literals are found."""
         candidates: list[int] = list(bucket.keyword_always)
         if bucket.keyword_anchored and self._keyword_filter is not None:
-            found = self._json_candidates(text, bucket) if text is not None else None
-            if found is None:
-                found = self._keyword_filter.candidates(
-                    keyword_text(fields), bucket.keyword_anchored, bucket.keyword_routes
-                )
-            candidates += found
+            candidates += self._keyword_filter.candidates(
+                keyword_text(fields), bucket.keyword_anchored, bucket.keyword_routes
+            )
         return candidates
-
-    def _json_candidates(self, text: bytes, bucket: _Bucket) -> list[int] | None:
-        """The keyword rules of ``bucket`` whose literals are in ``text`` (the record's
-        JSON) as the JSON filter writes them, or None where that cannot tell: a ``\\u``
-        or ``\\/`` escape, which spells a character another way (RFC 8259, section 7),
-        one of the two characters that Python lowers to ASCII letters, or a literal
-        outside ASCII in a text that is not (only ASCII case is folded)."""
-        flt = self._json_keyword_filter
-        if flt is None or (self._wide_keywords and not text.isascii()):
-            return None
-        hits = flt.scan(text)
-        if not hits:
-            return []
-        if max(hits) >= flt.sentinels:
-            return None
-        return flt.route(hits, bucket.keyword_anchored, bucket.keyword_routes)
 
     def _decide(
         self, candidates: list[int], fields: Mapping[str, Any], generic: bool
