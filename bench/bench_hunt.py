@@ -40,6 +40,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 # bench/ is not a package: run as a script, its own folder is first on sys.path.
+import cachegrind
 from evtx_writer import write as write_evtx
 from make_events import write_events
 from make_evtx import events as evtx_events
@@ -212,6 +213,11 @@ def main(argv: list[str] | None = None) -> int:
         "--workdir", type=Path, help="keep inputs and outputs here (default: a temp dir)"
     )
     parser.add_argument("--skip-peer", action="store_true", help="floodwall runs only")
+    parser.add_argument(
+        "--cachegrind", type=int, metavar="N", default=0,
+        help="also valgrind's cachegrind count per NDJSON event, from N and 3N events "
+        "(load-independent; ~1 min for N=5000)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     events = args.events or (20_000 if args.quick else 200_000)
     peer_events = min(args.peer_events or (2_000 if args.quick else 20_000), events)
@@ -221,7 +227,10 @@ def main(argv: list[str] | None = None) -> int:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="floodwall-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        return _run(work, events, peer_events, (evtx_records, repeat), args.seed, args.skip_peer)
+        code = _run(work, events, peer_events, (evtx_records, repeat), args.seed, args.skip_peer)
+        if args.cachegrind:
+            _cachegrind(work, args.cachegrind, args.seed)
+        return code
     finally:
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
@@ -299,6 +308,29 @@ def _run(
         "rows: with no pipeline it ignores each rule's logsource (see bench/README.md)."
     )
     return 0 if all(run.ok for run in runs.values()) else 1
+
+
+def _cachegrind(work: Path, n: int, seed: int) -> None:
+    """Instructions, estimated cycles and simulated last-level misses per event of
+    ``hunt --workers 1`` (the slope from N to 3N of the same events), which do not
+    change with the load on the machine: the figure to compare two versions by."""
+    if not cachegrind.is_available():
+        console.print("cachegrind: not run (valgrind is not installed)")
+        return
+    full = work / f"events-{3 * n}-seed{seed}.ndjson"
+    write_events(full, 3 * n, seed)
+    small = work / f"events-{n}-seed{seed}.ndjson"
+    write_events(small, n, seed)
+    say(f"cachegrind: {n:,} and {3 * n:,} events ...")
+    # A fixed hash seed: dict and set order, and so the count, repeat from run to run.
+    os.environ["PYTHONHASHSEED"] = "0"
+    counts = cachegrind.per_event(lambda path: hunt([path], 1), small, full, 2 * n, work)
+    console.print(
+        f"cachegrind (load-independent), NDJSON hunt, 1 worker: {counts.instructions:,.0f} "
+        f"instructions, {counts.cycles:,.0f} estimated cycles and "
+        f"{counts.lli_misses + counts.lld_misses:,.1f} last-level misses per event "
+        f"({n:,} vs {3 * n:,} events)"
+    )
 
 
 if __name__ == "__main__":
