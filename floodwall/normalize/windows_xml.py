@@ -151,10 +151,16 @@ def _useful(value: Any) -> str | None:
     return value if type(value) is str else str(value)
 
 
+def addresses(fields: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The ECS source and destination addresses of a flat Windows field set."""
+    return first_str(fields, SOURCE_IP_KEYS), first_str(fields, DEST_IP_KEYS)
+
+
 def common(raw: RawRecord, fields: dict[str, Any], timestamp: Any) -> Event:
     """The Event of a flat Windows field set: the ECS fields taken from Sigma's names."""
     get = fields.get
     eid = get("EventID")
+    source_ip, destination_ip = addresses(fields)
     return Event(
         origin=raw.origin,
         timestamp=iso_z(timestamp),
@@ -163,8 +169,8 @@ def common(raw: RawRecord, fields: dict[str, Any], timestamp: Any) -> Event:
         channel=_useful(get("Channel")),
         event_id=eid if type(eid) is int else None,
         user_name=first_str(fields, USER_KEYS),
-        source_ip=first_str(fields, SOURCE_IP_KEYS),
-        destination_ip=first_str(fields, DEST_IP_KEYS),
+        source_ip=source_ip,
+        destination_ip=destination_ip,
         fields=fields,
     )
 
@@ -182,6 +188,8 @@ class WindowsXmlNormalizer:
     def is_handled(self, data: Mapping[str, Any]) -> bool:
         event = data.get("Event")
         return type(event) is dict and "System" in event
+
+    addresses = staticmethod(addresses)
 
     def fields_of(
         self, data: Mapping[str, Any]

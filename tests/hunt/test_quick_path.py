@@ -15,6 +15,12 @@ from floodwall.detect.sigma.engine import SigmaEngine
 from floodwall.detect.sigma.loader import load_rules
 from floodwall.detect.sigma.logsource import LogSourceMap
 from floodwall.detect.sigma.prefilter import HyperscanCache
+from floodwall.enrich.intel.indicator import Indicator
+from floodwall.enrich.intel.inline import EventIntelMatcher
+from floodwall.enrich.intel.matcher import IntelMatcher
+from floodwall.enrich.intel.observe import parse_digests
+from floodwall.enrich.intel.tables import IndicatorTables
+from floodwall.hunt import run as hunt_run
 from floodwall.hunt.run import HuntPlan, Unit, UnitResult
 from floodwall.ingest.evtx_source import EvtxSource
 from floodwall.ingest.intake import IntakeLog
@@ -78,7 +84,7 @@ def test_quick_path_equals_full_path(plan: HuntPlan, logs: Path, parts: int) -> 
     full_intake = IntakeLog()
     full = []
     for u in units:
-        full += list(plan._full_unit(u, 700, full_intake))
+        full += list(plan._full_unit(u, 700, None, full_intake))
     full[-1].intake = full_intake
     q, f = _summary(quick), _summary(full)
     assert q[2] == f[2] > 10_000  # events
@@ -98,7 +104,7 @@ def test_quick_path_equals_full_path_on_evtx(plan: HuntPlan, shared_data: Path) 
         unit = Unit(str(path), EvtxSource(), path.stat().st_size)
         quick += plan.iter_unit(unit)
         intake = IntakeLog()
-        results = list(plan._full_unit(unit, 5000, intake))
+        results = list(plan._full_unit(unit, 5000, None, intake))
         results[-1].intake = intake
         full += results
     q, f = _summary(quick), _summary(full)
@@ -117,3 +123,36 @@ def test_xml_values_written_anew_are_not_searched_as_the_record_text() -> None:
     assert verbatim is False
     flat = {"Event": {"System": {"EventID": 1, "Channel": SYSMON}, "UserData": {"A": {"B": 1}}}}
     assert WindowsXmlNormalizer().fields_of(flat)[3] is True
+
+
+@pytest.fixture(scope="module")
+def intel_plan(plan: HuntPlan, logs: Path) -> HuntPlan:
+    """The default rules with intel that lists some addresses and file hashes of the
+    logs (every 50th of those seen), so that some records are matched by intel only."""
+    addresses: set[str] = set()
+    digests: set[str] = set()
+    for _, _, obj in NdjsonSource().read_decoded(str(logs), IntakeLog()):
+        for key in ("DestinationIp", "SourceIp", "IpAddress"):
+            if isinstance(obj.get(key), str) and obj[key].count(".") == 3:
+                addresses.add(obj[key])
+        for digest in parse_digests(obj.get("Hashes") or ""):
+            digests.add(digest[1])
+    listed = [Indicator("ip", a, "feed", 90) for a in sorted(addresses)[::50]]
+    listed += [Indicator("sha256", d, "feed", 90) for d in sorted(digests)[::50] if len(d) == 64]
+    assert len(listed) > 3
+    matcher = EventIntelMatcher(IntelMatcher(IndicatorTables.from_indicators(listed)))
+    return HuntPlan(plan.engine, plan.correlation_specs, intel=matcher)
+
+
+def test_quick_path_equals_full_path_with_intel(intel_plan: HuntPlan, logs: Path) -> None:
+    unit = Unit(str(logs), NdjsonSource(), logs.stat().st_size)
+    quick = list(intel_plan.iter_unit(unit, batch=700))
+    intake = IntakeLog()
+    # A fresh matcher for the full path: what one knows to be clean must not help the other.
+    assert intel_plan.intel is not None
+    fresh = EventIntelMatcher(intel_plan.intel.matcher)
+    full = list(intel_plan._full_unit(unit, 700, hunt_run._IntelBatch(fresh, False), intake))
+    full[-1].intake = intake
+    q, f = _summary(quick), _summary(full)
+    assert q == f
+    assert any(x.id.startswith("intel.") for x in q[0])  # type: ignore[attr-defined]

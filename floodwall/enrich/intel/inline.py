@@ -13,8 +13,8 @@ The matcher a run uses is loaded by ``loading.py``.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from floodwall.enrich.addresses import DEFAULT_TRUSTED_RELAYS, mail_source_ip
 from floodwall.enrich.intel.observe import EMPTY, ObservableExtractor, parse_digests
@@ -142,12 +142,25 @@ class EventIntelMatcher:
         a file hash, which only an identical indicator can match, is looked up at once
         (one dict probe) instead of waiting for the batch: only a listed one is returned.
         """
+        return self.unknown_in(
+            event.fields, event.channel, event.event_id, event.source_ip, event.destination_ip
+        )
+
+    def unknown_in(
+        self,
+        fields: Mapping[str, Any],
+        channel: str | None,
+        event_id: int | None,
+        src: str | None,
+        dst: str | None,
+    ) -> list[tuple[str, str]]:
+        """``unknown`` for an event's parts: its fields, channel, EventID and normalized
+        addresses (the hunt's quick path has no event yet)."""
         matcher = self.matcher
         if matcher is None:
             return []
-        fields, extract = event.fields, self._extract
-        src, dst = event.source_ip, event.destination_ip
-        plan = extract.plan(fields, event.channel, event.event_id)
+        extract = self._extract
+        plan = extract.plan(fields, channel, event_id)
         if not plan and src is None and dst is None:
             return []  # most events: nothing an indicator could name
         clean = self._clean
