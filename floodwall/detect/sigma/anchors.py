@@ -218,3 +218,12 @@ def node_event_ids(node: Node) -> frozenset[int] | None:
         if matcher[0] == "str" and matcher[1] == "eq" and matcher[2].strip().isdigit():
             return frozenset([int(matcher[2])])
     return None
+
+
+def has_keywords(node: Node) -> bool:
+    """Whether a detection has a keyword (field-less) search anywhere in it."""
+    if node[0] in ("and", "or"):
+        return any(has_keywords(n) for n in node[1])
+    if node[0] == "not":
+        return has_keywords(node[1])
+    return bool(node[0] == "kw")

@@ -34,9 +34,9 @@ from floodwall.detect.sigma.anchor_filter import (
     compile_filter,
     keyword_clauses,
 )
+from floodwall.detect.sigma.anchors import has_keywords
 from floodwall.detect.sigma.ir import CompiledRule, RuleProblem
 from floodwall.detect.sigma.logsource import (
-    ANY_CHANNEL,
     GENERIC,
     LogSourceMap,
     Selector,
@@ -148,7 +148,7 @@ class SigmaEngine:
         self._hit_entries = self._hit_chars = 0
         # (candidates, generic log) -> their verdicts by the values they read
         self._verdicts: dict[tuple[tuple[int, ...], bool], _Verdicts] = {}
-        keyword = {i for i, r in enumerate(self.rules) if _has_keywords(r.detection)}
+        keyword = {i for i, r in enumerate(self.rules) if has_keywords(r.detection)}
         field_clauses = {
             i: r.clauses for i, r in enumerate(self.rules) if i not in keyword and r.clauses
         }
@@ -179,7 +179,7 @@ class SigmaEngine:
             required = self.rules[i].event_ids
             if required is not None and event_id not in required:
                 continue
-            if not any(_accepts(s, channel, event_id) for s in selectors):
+            if not any(s.accepts(channel, event_id) for s in selectors):
                 continue
             if i not in self._keyword:
                 (anchored.add(i) if self.rules[i].clauses else always.append(i))
@@ -389,19 +389,3 @@ class SigmaEngine:
                 and checks[i](ctx)
             )
         return tuple(i for i in cands if checks[i](ctx))
-
-
-def _accepts(s: Selector, channel: str, event_id: int | None) -> bool:
-    if s.channel == ANY_CHANNEL:
-        return channel != GENERIC
-    if s.channel != channel:
-        return False
-    return s.event_ids is None or (event_id is not None and event_id in s.event_ids)
-
-
-def _has_keywords(node: Any) -> bool:
-    if node[0] in ("and", "or"):
-        return any(_has_keywords(n) for n in node[1])
-    if node[0] == "not":
-        return _has_keywords(node[1])
-    return bool(node[0] == "kw")

@@ -23,6 +23,14 @@ class Selector:
     channel: str
     event_ids: frozenset[int] | None = None
 
+    def accepts(self, channel: str, event_id: int | None) -> bool:
+        """Whether an event of ``channel`` (lowered) and ``event_id`` is selected."""
+        if self.channel == ANY_CHANNEL:
+            return channel != GENERIC
+        if self.channel != channel:
+            return False
+        return self.event_ids is None or (event_id is not None and event_id in self.event_ids)
+
 
 class UnmappedLogSource(ValueError):
     """The logsource names a Windows category or service with no known channel."""
