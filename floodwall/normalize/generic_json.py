@@ -66,16 +66,21 @@ def iso_z(value: Any) -> str | None:
         if moment.tzinfo is None:
             return text + "Z"  # keep the source's precision
     elif type(value) in (int, float):
-        seconds = float(value)
-        if seconds > 1e11:
-            seconds /= 1000.0  # epoch milliseconds
         try:
+            seconds = float(value)  # an int past float's range raises
+            if seconds > 1e11:
+                seconds /= 1000.0  # epoch milliseconds
             moment = datetime.fromtimestamp(seconds, UTC)
         except (OverflowError, OSError, ValueError):
             return None
     else:
         return None
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
+    try:
+        # An offset can move a time at the edge of the calendar (year 1, year 9999) out
+        # of it: such a time cannot be read either.
+        return moment.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
+    except OverflowError:
+        return None
 
 
 def first_str(fields: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:

@@ -40,6 +40,10 @@ ODD_LINES = [
     b'{"broken": ',  # damage: reported, not hunted
     b"[1, 2]",  # not an object
     b'{"message": "sekurlsa::logonpasswords", "host": "h"}',  # generic JSON
+    # times at the calendar's edges and numbers past float's range: read as no time
+    b'{"EventID": 1, "Channel": "' + SYSMON.encode() + b'", "TimeCreated": '
+    b'"0001-01-01T00:00:00+05:00", "Image": "C:\\w\\whoami.exe"}',
+    b'{"EventID": 1, "Channel": "' + SYSMON.encode() + b'", "@timestamp": 1' + b"0" * 400 + b"}",
 ]
 
 

@@ -61,6 +61,9 @@ def test_flatten_caps_depth_on_hostile_nesting() -> None:
         (None, None),
         (True, None),
         (1e300, None),
+        (10**400, None),  # past float's range
+        ("0001-01-01T00:00:00+05:00", None),  # before year 1 in UTC
+        ("9999-12-31T23:59:59-05:00", None),  # after year 9999 in UTC
         ({"t": 1}, None),
     ],
 )
