@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import smtplib
 import socket
@@ -129,7 +130,11 @@ def send_mail(data: Path, files: list[Path]) -> tuple[int, int, int]:
                     if i % 7 == 0:  # some messages go to two people: counted per recipient
                         rcpt.append(RECIPIENTS[(i + 1) % len(RECIPIENTS)])
                     try:
-                        smtp.sendmail("sender@outside.example", rcpt, path.read_bytes())
+                        # Lines end in CRLF on the wire (RFC 5321 §2.3.8), as an MTA
+                        # sends them; smtplib leaves a bytes message's bare LFs as
+                        # they are, and a file stored with LF would be one long line.
+                        raw = re.sub(rb"\r?\n", b"\r\n", path.read_bytes())
+                        smtp.sendmail("sender@outside.example", rcpt, raw)
                         accepted += 1
                     except smtplib.SMTPResponseException as exc:
                         refused += 1  # rejected by policy (550 with a reference)
