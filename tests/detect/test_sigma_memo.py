@@ -12,11 +12,10 @@ from typing import Any
 
 import pytest
 
-from floodwall.detect.sigma import engine as engine_module
 from floodwall.detect.sigma.engine import SigmaEngine
 from floodwall.detect.sigma.loader import RuleDir, load_rules
 from floodwall.detect.sigma.logsource import LogSourceMap
-from floodwall.detect.sigma.memo import BoundedMemo
+from floodwall.detect.sigma.memo import MemoBudget
 from floodwall.detect.sigma.prefilter import HyperscanCache
 from floodwall.ingest.intake import IntakeLog
 from floodwall.ingest.json_source import NdjsonSource
@@ -157,30 +156,57 @@ def test_keyword_search_in_the_json_line(
 def test_field_hits_stay_bounded(typed_engines: tuple[SigmaEngine, SigmaEngine],
                                  monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     remembering, fresh = typed_engines
-    monkeypatch.setattr(engine_module, "MAX_HIT_ENTRIES", 100)
+    monkeypatch.setattr(remembering._hits, "max_entries", 100)
     for n in range(1000):
         fields = {"EventID": 1, "Channel": SYSMON, "Flag": f"value {n} true"}
         assert remembering.match_fields(SYSMON, 1, fields) == fresh.match_fields(SYSMON, 1, fields)
-        assert remembering._hit_entries <= 100
+        assert remembering._hits.entries <= 100
     huge = {"EventID": 1, "Channel": SYSMON, "Flag": "x" * 200_000 + "true"}
     assert remembering.match_fields(SYSMON, 1, huge) == fresh.match_fields(SYSMON, 1, huge)
-    assert remembering._hit_chars < 200_000  # a value that long is not kept
+    assert remembering._hits.chars < 200_000  # a value that long is not kept
+
+
+def test_verdicts_stay_bounded_across_candidate_sets(
+    typed_engines: tuple[SigmaEngine, SigmaEngine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """All sets of candidates share one budget: long new values make no set grow past it."""
+    remembering, fresh = typed_engines
+    monkeypatch.setattr(remembering._verdict_memo, "max_chars", 10_000)
+    for n in range(300):
+        flag = f"{n:04d}" + "x" * 1000 + ("true" if n % 2 else "1.0 none")
+        fields = {"EventID": 1, "Channel": SYSMON, "Flag": flag}
+        assert remembering.match_fields(SYSMON, 1, fields) == fresh.match_fields(SYSMON, 1, fields)
+        assert remembering._verdict_memo.chars <= 10_000
+    assert len(remembering._verdicts) > 1  # several sets of candidates shared the budget
 
 
 MEMO_CASES = [
-    # (max entries, max chars, max entry chars, puts as (key, chars), keys kept after)
-    (3, 100, 50, [("a", 1), ("b", 1), ("c", 1)], {"a", "b", "c"}),
-    (3, 100, 50, [("a", 1), ("b", 1), ("c", 1), ("d", 1)], {"d"}),  # full: emptied
-    (3, 10, 50, [("a", 6), ("b", 6)], {"b"}),  # too many characters: emptied
-    (3, 100, 5, [("a", 6), ("b", 1)], {"b"}),  # one entry too long: never kept
+    # (max entries, max chars, max entry chars, puts as (table, key, chars), kept after)
+    (3, 100, 50, [(0, "a", 1), (0, "b", 1), (0, "c", 1)], [{"a", "b", "c"}, set()]),
+    (3, 100, 50, [(0, "a", 1), (0, "b", 1), (0, "c", 1), (0, "d", 1)], [{"d"}, set()]),  # full
+    (3, 10, 50, [(0, "a", 6), (0, "b", 6)], [{"b"}, set()]),  # too many characters: emptied
+    (3, 100, 5, [(0, "a", 6), (0, "b", 1)], [{"b"}, set()]),  # one entry too long: never kept
+    (3, 100, 50, [(0, "a", 1), (1, "b", 1)], [{"a"}, {"b"}]),  # one budget, two tables
+    (2, 100, 50, [(0, "a", 1), (0, "b", 1), (1, "c", 1)], [set(), {"c"}]),  # shared: both emptied
+    (3, 10, 50, [(0, "a", 6), (1, "b", 6)], [set(), {"b"}]),
 ]
 
 
 @pytest.mark.parametrize(("entries", "chars", "entry_chars", "puts", "kept"), MEMO_CASES)
-def test_bounded_memo(entries: int, chars: int, entry_chars: int,
-                      puts: list[tuple[str, int]], kept: set[str]) -> None:  # fmt: skip
-    memo: BoundedMemo[int] = BoundedMemo(entries, chars, entry_chars)
-    for key, size in puts:
-        memo.put(key, 1, size)
-    assert set(memo.table) == kept
-    assert all(memo.get(k) == 1 for k in kept)
+def test_memo_budget(entries: int, chars: int, entry_chars: int,
+                     puts: list[tuple[int, str, int]], kept: list[set[str]]) -> None:  # fmt: skip
+    budget = MemoBudget(entries, chars, entry_chars)
+    tables = [budget.table(), budget.table()]
+    for at, key, size in puts:
+        budget.put(tables[at], key, 1, size)
+    assert [set(t) for t in tables] == kept
+    assert all(t[k] == 1 for t in tables for k in t)
+    assert budget.entries == sum(map(len, tables)) <= entries
+
+
+def test_memo_budget_drops_tables() -> None:
+    budget = MemoBudget(10, 100, 50)
+    table = budget.table()
+    budget.put(table, "a", 1, 3)
+    budget.drop_tables()
+    assert (table, budget.tables, budget.entries, budget.chars) == ({}, [], 0, 0)

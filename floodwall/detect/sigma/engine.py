@@ -43,7 +43,7 @@ from floodwall.detect.sigma.logsource import (
     UnmappedLogSource,
 )
 from floodwall.detect.sigma.matcher import Check, Ctx, build
-from floodwall.detect.sigma.memo import BoundedMemo, chars_of
+from floodwall.detect.sigma.memo import MemoBudget, chars_of
 from floodwall.detect.sigma.prefilter import HyperscanCache
 from floodwall.detect.sigma.scantext import (
     anchor_pattern,
@@ -54,13 +54,14 @@ from floodwall.detect.sigma.scantext import (
 )
 from floodwall.records import Event
 
-#: Field values whose hits are kept (all fields), their characters, and the longest
-#: value kept (a longer one is scanned every time it comes).
-MAX_HIT_ENTRIES = 262_144
-MAX_HIT_CHARS = 32_000_000
-MAX_HIT_VALUE = 65_536
-#: Verdicts kept per set of candidates, and sets of candidates kept (see ``memo.py``).
-VERDICTS_PER_SET = 4096
+#: What the remembered hits (of all fields) and the remembered verdicts (of all sets of
+#: candidates) may each hold: entries, characters of the values they were computed
+#: from, and the longest values one entry may come from (longer ones are computed every
+#: time). See ``memo.py``.
+MEMO_ENTRIES = 262_144
+MEMO_CHARS = 32_000_000
+MEMO_ENTRY_CHARS = 65_536
+#: Sets of candidates whose verdicts are kept (each names the fields its rules read).
 MAX_CANDIDATE_SETS = 4096
 
 # A field the event does not have: unlike a null value, it fails ``exists``.
@@ -102,7 +103,7 @@ class _Verdicts:
 
     fields: tuple[str, ...]
     absent: tuple[object, ...]
-    memo: BoundedMemo[tuple[int, ...]]
+    memo: dict[Any, tuple[int, ...]]  # of the engine's verdict budget
 
 
 class SigmaEngine:
@@ -145,9 +146,10 @@ class SigmaEngine:
         self._memo_on = memo
         # field -> its values -> the anchor patterns in that field's tagged text
         self._hit_tables: dict[str, dict[Any, tuple[int, ...]]] = {}
-        self._hit_entries = self._hit_chars = 0
+        self._hits = MemoBudget(MEMO_ENTRIES, MEMO_CHARS, MEMO_ENTRY_CHARS)
         # (candidates, generic log) -> their verdicts by the values they read
         self._verdicts: dict[tuple[tuple[int, ...], bool], _Verdicts] = {}
+        self._verdict_memo = MemoBudget(MEMO_ENTRIES, MEMO_CHARS, MEMO_ENTRY_CHARS)
         keyword = {i for i, r in enumerate(self.rules) if has_keywords(r.detection)}
         field_clauses = {
             i: r.clauses for i, r in enumerate(self.rules) if i not in keyword and r.clauses
@@ -174,7 +176,6 @@ class SigmaEngine:
         anchored: set[int] = set()
         keyword_always: list[int] = []
         keyword_anchored: set[int] = set()
-        kw_filtered = self._keyword_filter.full if self._keyword_filter else {}
         for i, selectors in enumerate(self._selectors):
             required = self.rules[i].event_ids
             if required is not None and event_id not in required:
@@ -183,7 +184,7 @@ class SigmaEngine:
                 continue
             if i not in self._keyword:
                 (anchored.add(i) if self.rules[i].clauses else always.append(i))
-            elif i in kw_filtered:
+            elif i in self._kw_clauses:
                 keyword_anchored.add(i)
             else:
                 keyword_always.append(i)
@@ -192,7 +193,7 @@ class SigmaEngine:
             tuple(always),
             frozenset(anchored),
             scan_fields,
-            tuple(self._hit_tables.setdefault(f, {}) for f in scan_fields),
+            tuple(self._hit_table(f) for f in scan_fields),
             tuple(keyword_always),
             frozenset(keyword_anchored),
             self._aliases.get((channel, event_id or 0), ()),
@@ -299,16 +300,14 @@ class SigmaEngine:
         if hits is None:
             assert self._fields_filter is not None
             hits = tuple(self._fields_filter.scan(scan_text({name: value}, None)))
-            chars = len(value) if type(value) is str else 0
-            if self._hit_entries >= MAX_HIT_ENTRIES or self._hit_chars + chars > MAX_HIT_CHARS:
-                for t in self._hit_tables.values():
-                    t.clear()
-                self._hit_entries = self._hit_chars = 0
-            if chars <= MAX_HIT_VALUE:
-                table[key] = hits
-                self._hit_entries += 1
-                self._hit_chars += chars
+            self._hits.put(table, key, hits, len(value) if type(value) is str else 0)
         return hits
+
+    def _hit_table(self, name: str) -> dict[Any, tuple[int, ...]]:
+        table = self._hit_tables.get(name)
+        if table is None:
+            table = self._hit_tables[name] = self._hits.table()
+        return table
 
     def _keyword_rules(
         self, bucket: _Bucket, fields: Mapping[str, Any], text: bytes | None
@@ -361,14 +360,15 @@ class SigmaEngine:
             return self._evaluate(cands, fields, generic)
         if found is None:
             found = self._evaluate(cands, fields, generic)
-            verdicts.memo.put(key, found, chars_of(values))
+            self._verdict_memo.put(verdicts.memo, key, found, chars_of(values))
         return found
 
     def _verdicts_of(self, cands: tuple[int, ...], generic: bool) -> _Verdicts:
         names = tuple(sorted(set().union(*(self.rules[i].fields for i in cands))))
-        verdicts = _Verdicts(names, (_ABSENT,) * len(names), BoundedMemo(VERDICTS_PER_SET))
         if len(self._verdicts) >= MAX_CANDIDATE_SETS:
             self._verdicts.clear()
+            self._verdict_memo.drop_tables()
+        verdicts = _Verdicts(names, (_ABSENT,) * len(names), self._verdict_memo.table())
         self._verdicts[(cands, generic)] = verdicts
         return verdicts
 

@@ -3,50 +3,57 @@
 Logs repeat: a host runs the same programs, services and tasks all day, so the values
 that Sigma rules read (an image path, a user, a registry key) recur far more often than
 whole events, whose times, process ids and GUIDs are new each time. The engine keeps
-what it computed from such values here. Attackers write the values, so the memory is
-bounded in entries and in characters, and emptied when full: input with ever-new values
-costs a lookup per event, and memory stays flat.
+what it computed from such values in plain dicts (the hot path looks them up with
+``dict.get``, many at a time with ``map``). Attackers write the values, so a family of
+such tables shares one budget of entries and characters, and all of them are emptied
+when it runs out: input with ever-new values costs a lookup per value, and memory stays
+flat however many tables the family has.
 """
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
-
-V = TypeVar("V")
-
-#: Entries, characters of the values kept, and the longest values one entry may hold
-#: (a larger one is computed every time, never kept).
-MAX_ENTRIES = 65_536
-MAX_CHARS = 32_000_000
-MAX_ENTRY_CHARS = 65_536
+from typing import Any
 
 
-class BoundedMemo(Generic[V]):
-    """A dict from hashable keys to results, with a cap on entries and characters."""
+class MemoBudget:
+    """Entries and characters shared by a family of memo tables (``table``)."""
 
-    __slots__ = ("_chars", "_max_chars", "_max_entries", "_max_entry_chars", "get", "table")
+    __slots__ = ("chars", "entries", "max_chars", "max_entries", "max_entry_chars", "tables")
 
-    def __init__(self, max_entries: int = MAX_ENTRIES, max_chars: int = MAX_CHARS,
-                 max_entry_chars: int = MAX_ENTRY_CHARS) -> None:  # fmt: skip
-        self.table: dict[Any, V] = {}
-        self.get = self.table.get  # the hot path calls the dict's own method
-        self._chars = 0
-        self._max_entries = max_entries
-        self._max_chars = max_chars
-        self._max_entry_chars = max_entry_chars
+    def __init__(self, max_entries: int, max_chars: int, max_entry_chars: int) -> None:
+        """``max_entry_chars``: a result computed from longer values is never kept."""
+        self.max_entries = max_entries
+        self.max_chars = max_chars
+        self.max_entry_chars = max_entry_chars
+        self.tables: list[dict[Any, Any]] = []
+        self.entries = 0
+        self.chars = 0
 
-    def put(self, key: Any, value: V, chars: int) -> None:
-        """Keep ``value`` for ``key``, whose values hold ``chars`` characters."""
-        if chars > self._max_entry_chars:
+    def table(self) -> dict[Any, Any]:
+        """A new, empty table of the family."""
+        table: dict[Any, Any] = {}
+        self.tables.append(table)
+        return table
+
+    def put(self, table: dict[Any, Any], key: Any, value: Any, chars: int) -> None:
+        """Keep ``value`` for ``key`` in ``table``; ``chars``: what the key's values hold.
+        Past either cap, every table of the family is emptied first."""
+        if chars > self.max_entry_chars:
             return
-        if len(self.table) >= self._max_entries or self._chars + chars > self._max_chars:
-            self.table.clear()
-            self._chars = 0
-        self.table[key] = value
-        self._chars += chars
+        if self.entries >= self.max_entries or self.chars + chars > self.max_chars:
+            for t in self.tables:
+                t.clear()
+            self.entries = self.chars = 0
+        table[key] = value
+        self.entries += 1
+        self.chars += chars
 
-    def __len__(self) -> int:
-        return len(self.table)
+    def drop_tables(self) -> None:
+        """Forget every table (their owner let them go) and what they held."""
+        for t in self.tables:
+            t.clear()
+        self.tables.clear()
+        self.entries = self.chars = 0
 
 
 def chars_of(values: tuple[Any, ...]) -> int:
