@@ -24,6 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from floodwall.records import pickle_by_fields
+
 Node = tuple[Any, ...]
 
 #: Bumped whenever the compiled form changes, so stale caches are rebuilt.
@@ -64,10 +66,7 @@ class CompiledRule:
     event_ids: frozenset[int] | None = None  # EventIDs the detection requires
     generate: bool = True  # False when only a correlation rule may report it
 
-    def __reduce__(self) -> tuple[type[CompiledRule], tuple[Any, ...]]:
-        # Unpickled through __init__: the default for slotted dataclasses looks the
-        # fields up again for every one of the 3,700 rules in the cache, at every start.
-        return (CompiledRule, tuple(getattr(self, f) for f in self.__slots__))
+    __reduce__ = pickle_by_fields  # the rule cache is read at every start
 
 
 @dataclass(frozen=True, slots=True)
