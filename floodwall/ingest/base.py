@@ -18,6 +18,18 @@ class RawRecord:
     data: dict[str, Any]
 
 
+#: A record as a source decoded it, before it is made a ``RawRecord``: its record id
+#: (EVTX EventRecordID or 1-based line or element number), the JSON text it was decoded
+#: from (None where the source has no text of its own for it) and the object. The hunt
+#: makes records only of the events it reports.
+Decoded = tuple[int, bytes | None, dict[str, Any]]
+
+
+def raw_records(path: str, decoded: Iterator[Decoded]) -> Iterator[RawRecord]:
+    """``decoded`` as the source's raw records."""
+    return (RawRecord(Origin(path, n), data) for n, _, data in decoded)
+
+
 class Source(Protocol):
     """Reads one input (a file path, or ``-`` for stdin) into raw records.
 

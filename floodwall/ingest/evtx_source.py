@@ -19,14 +19,13 @@ import warnings
 import zlib
 from collections.abc import Iterator
 from itertools import pairwise
-from typing import Any, BinaryIO, ClassVar
+from typing import BinaryIO, ClassVar
 
 import evtx
 import msgspec
 
-from floodwall.ingest.base import InputError, RawRecord
+from floodwall.ingest.base import Decoded, InputError, RawRecord, raw_records
 from floodwall.ingest.intake import IntakeLog
-from floodwall.records import Origin
 
 FILE_MAGIC = b"ElfFile\x00"
 CHUNK_MAGIC = b"ElfChnk\x00"
@@ -36,9 +35,6 @@ CHUNK_SIZE = 65536
 _CHUNK_HEADER = 512  # chunk header + string and template tables precede the records
 
 _decode = msgspec.json.Decoder().decode
-
-#: A decoded record: its EventRecordID, its JSON text (UTF-8) and the object.
-Decoded = tuple[int, bytes, dict[str, Any]]
 
 
 def _file_header() -> bytes:
@@ -81,7 +77,7 @@ class EvtxSource:
     name: ClassVar[str] = "evtx"
 
     def read(self, path: str, intake: IntakeLog) -> Iterator[RawRecord]:
-        return (RawRecord(Origin(path, n), data) for n, _, data in self.read_decoded(path, intake))
+        return raw_records(path, self.read_decoded(path, intake))
 
     def read_range(
         self, path: str, start: int, end: int, first: int, intake: IntakeLog
@@ -89,8 +85,7 @@ class EvtxSource:
         """The chunks in bytes ``start``..``end`` of a file cut by ``split_evtx``, so that
         workers share one large file; ``first`` is unused (EVTX records carry their ids).
         Only the range at 0 checks and reports the file header."""
-        decoded = self.read_decoded(path, intake, (start, end, first))
-        return (RawRecord(Origin(path, n), data) for n, _, data in decoded)
+        return raw_records(path, self.read_decoded(path, intake, (start, end, first)))
 
     def read_decoded(
         self, path: str, intake: IntakeLog, part: tuple[int, int, int] | None = None

@@ -19,9 +19,8 @@ from typing import Any, BinaryIO, ClassVar
 
 import msgspec
 
-from floodwall.ingest.base import InputError, RawRecord
+from floodwall.ingest.base import Decoded, InputError, RawRecord, raw_records
 from floodwall.ingest.intake import IntakeLog
-from floodwall.records import Origin
 
 BLOCK = 1 << 20  # read size; lines are split per block, not per readline call
 MAX_LINE = 16 << 20  # a longer line (or array element) is damage, not a record
@@ -31,10 +30,6 @@ _BOM = codecs.BOM_UTF8
 # One decoder for the module: sources travel to worker processes, and a msgspec
 # Decoder cannot be pickled.
 _decode = msgspec.json.Decoder().decode
-
-#: A decoded record: its record id (line number), its line's bytes (None when it is part
-#: of a JSON document) and the object.
-Decoded = tuple[int, bytes | None, dict[str, Any]]
 
 
 class StreamDamage(Exception):
@@ -121,7 +116,7 @@ class NdjsonSource:
         self.max_depth = max_depth
 
     def read(self, path: str, intake: IntakeLog) -> Iterator[RawRecord]:
-        return (RawRecord(Origin(path, n), obj) for n, _, obj in self.read_decoded(path, intake))
+        return raw_records(path, self.read_decoded(path, intake))
 
     def read_decoded(
         self, path: str, intake: IntakeLog, part: tuple[int, int, int] | None = None
@@ -149,8 +144,7 @@ class NdjsonSource:
             head = first.lstrip()
             rest = chain([first], blocks)
             if head.startswith((b"[", b"{")) and not self._is_line(head):
-                for record in self._documents(rest, path, intake, array=head.startswith(b"[")):
-                    yield record.origin.record_id, None, record.data
+                yield from self._documents(rest, path, intake, array=head.startswith(b"["))
             else:
                 yield from self._lines(rest, path, intake)
         finally:
@@ -179,8 +173,7 @@ class NdjsonSource:
     ) -> Iterator[RawRecord]:
         """The NDJSON lines of a plain file's byte range ``[start, end)``, which starts at
         line ``first_line``. Lets workers share one large file (see ``split_ndjson``)."""
-        decoded = self._range_lines(path, start, end, first_line, intake)
-        return (RawRecord(Origin(path, n), obj) for n, _, obj in decoded)
+        return raw_records(path, self._range_lines(path, start, end, first_line, intake))
 
     def _range_lines(
         self, path: str, start: int, end: int, first_line: int, intake: IntakeLog
@@ -271,7 +264,7 @@ class NdjsonSource:
 
     def _documents(
         self, blocks: Iterator[bytes], path: str, intake: IntakeLog, array: bool
-    ) -> Iterator[RawRecord]:
+    ) -> Iterator[Decoded]:
         """A JSON array of objects, or objects one after another (pretty-printed)."""
         decoder = json.JSONDecoder()
         utf8 = codecs.getincrementaldecoder("utf-8")()
@@ -323,7 +316,7 @@ class NdjsonSource:
                     intake.problem(path, f"element {n}", f"nesting deeper than {self.max_depth}")
                 else:
                     delivered += 1
-                    yield RawRecord(Origin(path, n), obj)
+                    yield n, None, obj
         except UnicodeDecodeError as exc:
             intake.problem(path, f"element {n + 1}", f"invalid UTF-8: {exc.reason}")
         except RecursionError:
