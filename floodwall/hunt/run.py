@@ -25,9 +25,7 @@ from floodwall.ingest.base import RawRecord, Source
 from floodwall.ingest.evtx_source import EvtxSource, split_evtx
 from floodwall.ingest.intake import IntakeLog
 from floodwall.ingest.json_source import NdjsonSource, split_ndjson
-from floodwall.normalize.dispatch import normalize
-from floodwall.normalize.windows_flat import WindowsFlatNormalizer
-from floodwall.normalize.windows_xml import WindowsXmlNormalizer
+from floodwall.normalize.dispatch import QUICK, normalize
 from floodwall.records import Event, Finding, Origin, RuleRef, Severity
 
 if TYPE_CHECKING:
@@ -41,10 +39,6 @@ INTEL_BATCH = 256
 
 #: Events per result handed on: bounds the findings held at once.
 BATCH = 5000
-
-#: The record shapes the quick path reads itself (``HuntPlan._quick_unit``), in the order
-#: dispatch tries them: the shapes are disjoint.
-QUICK_NORMALIZERS = (WindowsFlatNormalizer(), WindowsXmlNormalizer())
 
 
 @dataclass(frozen=True)
@@ -110,26 +104,39 @@ class HuntPlan:
             merged.observed.extend(r.observed)
         return merged
 
-    def iter_unit(self, unit: Unit, batch: int = BATCH) -> Iterator[UnitResult]:
+    def iter_unit(self, unit: Unit, batch: int = BATCH, quick: bool = True) -> Iterator[UnitResult]:
         """Hunt one input file in batches of at most ``batch`` events, so that memory
-        stays flat however large the file. Damage goes to the intake; nothing raises."""
+        stays flat however large the file. Damage goes to the intake; nothing raises.
+        ``quick=False`` makes an event of every record (see ``_quick_records``): the
+        reference the quick path is tested against."""
         intake = IntakeLog()
         intel = _IntelBatch(self.intel, self.keep_observed) if self.intel is not None else None
-        if not self.keep_observed and isinstance(unit.source, NdjsonSource | EvtxSource):
-            results = self._quick_unit(unit, batch, intel, intake)
+        if quick and not self.keep_observed and isinstance(unit.source, NdjsonSource | EvtxSource):
+            records = self._quick_records(unit, intel, intake)
+        elif unit.part is not None and isinstance(unit.source, NdjsonSource | EvtxSource):
+            records = unit.source.read_range(unit.path, *unit.part, intake)
         else:
-            results = self._full_unit(unit, batch, intel, intake)
+            records = unit.source.read(unit.path, intake)
+        out = UnitResult(unit.path)
+        for raw in records:
+            if raw is None:  # settled without an event: no rule, nor intel, needs one
+                out.events += 1
+            else:
+                event = self._event(raw, out, intake)
+                if event is not None and intel is not None:
+                    intel.add(event, out)
+            if out.events >= batch:
+                if intel is not None:
+                    intel.flush(out)
+                yield out
+                out = UnitResult(unit.path)
+        if intel is not None:
+            intel.flush(out)
         # The source counts and reports as it is consumed: its log goes with the last
-        # result, which the sub-generator yields only once the input is read to its end.
-        last = None
-        for result in results:
-            if last is not None:
-                yield last
-            last = result
-        assert last is not None
-        last.intake = intake
-        last.size = unit.size
-        yield last
+        # result, once the input is read to its end.
+        out.intake = intake
+        out.size = unit.size
+        yield out
 
     def _event(self, raw: RawRecord, out: UnitResult, intake: IntakeLog) -> Event | None:
         """Normalize and match one record into ``out``; the event, or None if it cannot
@@ -149,18 +156,19 @@ class HuntPlan:
                 out.correlated.append((rules[i].id, event))
         return event
 
-    def _quick_unit(self, unit: Unit, batch: int, intel: _IntelBatch | None,
-                    intake: IntakeLog) -> Iterator[UnitResult]:  # fmt: skip
-        """NDJSON or EVTX (no observable archive): a Windows record (flat or XML-shaped)
-        is matched on its fields and its own JSON text first, and becomes an event only
-        when a rule matches it or, with intel, when it has an observable not yet known to
-        be clean (most records have neither). Every other record takes the full path."""
+    def _quick_records(
+        self, unit: Unit, intel: _IntelBatch | None, intake: IntakeLog
+    ) -> Iterator[RawRecord | None]:
+        """The records of an NDJSON or EVTX input (no observable archive), None for each
+        that needs no event: a Windows record (flat or XML-shaped) is matched on its
+        fields and its own JSON text first, and becomes an event only when a rule matches
+        it or, with intel, when it has an observable not yet known to be clean (most
+        records have neither). Every other record is made an event."""
         path = unit.path
         source = cast(NdjsonSource | EvtxSource, unit.source)
-        shapes = tuple((n.is_handled, n.fields_of, n.addresses) for n in QUICK_NORMALIZERS)
+        shapes = tuple((n.is_handled, n.fields_of, n.addresses) for n in QUICK)
         match_fields = self.engine.match_fields
         unknown_in = intel.intel.unknown_in if intel is not None else None
-        out = UnitResult(path)
         for record_id, text, obj in source.read_decoded(path, intake, unit.part):
             quick = False  # matched by no rule, nothing for intel: no event made
             for is_handled, fields_of, addresses in shapes:
@@ -174,46 +182,10 @@ class HuntPlan:
                             # The same observables as the event would give: the
                             # normalizers make its addresses with the same function.
                             quick = not unknown_in(fields, channel, event_id, *addresses(fields))
-                    except Exception:  # the full path below reports what is wrong with it
+                    except Exception:  # making the event reports what is wrong with it
                         quick = False
                     break
-            if quick:
-                out.events += 1
-            else:
-                event = self._event(RawRecord(Origin(path, record_id), obj), out, intake)
-                if event is not None and intel is not None:
-                    intel.add(event, out)
-            if out.events >= batch:
-                if intel is not None:
-                    intel.flush(out)
-                yield out
-                out = UnitResult(path)
-        if intel is not None:
-            intel.flush(out)
-        yield out
-
-    def _full_unit(self, unit: Unit, batch: int, intel: _IntelBatch | None,
-                   intake: IntakeLog) -> Iterator[UnitResult]:  # fmt: skip
-        """Every record normalized and matched; with intel, its observables matched too."""
-        if unit.part is not None and isinstance(unit.source, NdjsonSource | EvtxSource):
-            records = unit.source.read_range(unit.path, *unit.part, intake)
-        else:
-            records = unit.source.read(unit.path, intake)
-        out = UnitResult(unit.path)
-        for raw in records:
-            event = self._event(raw, out, intake)
-            if event is None:
-                continue
-            if intel is not None:
-                intel.add(event, out)
-            if out.events >= batch:
-                if intel is not None:
-                    intel.flush(out)
-                yield out
-                out = UnitResult(unit.path)
-        if intel is not None:
-            intel.flush(out)
-        yield out
+            yield None if quick else RawRecord(Origin(path, record_id), obj)
 
 
 class _IntelBatch:

@@ -20,7 +20,6 @@ from floodwall.enrich.intel.inline import EventIntelMatcher
 from floodwall.enrich.intel.matcher import IntelMatcher
 from floodwall.enrich.intel.observe import parse_digests
 from floodwall.enrich.intel.tables import IndicatorTables
-from floodwall.hunt import run as hunt_run
 from floodwall.hunt.run import HuntPlan, Unit, UnitResult
 from floodwall.ingest.evtx_source import EvtxSource
 from floodwall.ingest.intake import IntakeLog
@@ -84,12 +83,7 @@ def test_quick_path_equals_full_path(plan: HuntPlan, logs: Path, parts: int) -> 
         units = [Unit(str(logs), NdjsonSource(), e - s, (s, e, n))
                  for s, e, n in split_ndjson(str(logs), parts)]  # fmt: skip
     quick = [r for u in units for r in plan.iter_unit(u, batch=700)]
-    # The full path's damage goes to the log it is given: read it the same way.
-    full_intake = IntakeLog()
-    full = []
-    for u in units:
-        full += list(plan._full_unit(u, 700, None, full_intake))
-    full[-1].intake = full_intake
+    full = [r for u in units for r in plan.iter_unit(u, batch=700, quick=False)]
     q, f = _summary(quick), _summary(full)
     assert q[2] == f[2] > 10_000  # events
     assert q[0] == f[0] and len(q[0]) > 300  # findings, whole
@@ -107,10 +101,7 @@ def test_quick_path_equals_full_path_on_evtx(plan: HuntPlan, shared_data: Path) 
     for path in files:
         unit = Unit(str(path), EvtxSource(), path.stat().st_size)
         quick += plan.iter_unit(unit)
-        intake = IntakeLog()
-        results = list(plan._full_unit(unit, 5000, None, intake))
-        results[-1].intake = intake
-        full += results
+        full += plan.iter_unit(unit, quick=False)
     q, f = _summary(quick), _summary(full)
     assert q == f
     assert len(q[0]) > 100
@@ -151,12 +142,11 @@ def intel_plan(plan: HuntPlan, logs: Path) -> HuntPlan:
 def test_quick_path_equals_full_path_with_intel(intel_plan: HuntPlan, logs: Path) -> None:
     unit = Unit(str(logs), NdjsonSource(), logs.stat().st_size)
     quick = list(intel_plan.iter_unit(unit, batch=700))
-    intake = IntakeLog()
     # A fresh matcher for the full path: what one knows to be clean must not help the other.
     assert intel_plan.intel is not None
     fresh = EventIntelMatcher(intel_plan.intel.matcher)
-    full = list(intel_plan._full_unit(unit, 700, hunt_run._IntelBatch(fresh, False), intake))
-    full[-1].intake = intake
+    full_plan = HuntPlan(intel_plan.engine, intel_plan.correlation_specs, intel=fresh)
+    full = list(full_plan.iter_unit(unit, batch=700, quick=False))
     q, f = _summary(quick), _summary(full)
     assert q == f
     assert any(x.id.startswith("intel.") for x in q[0])  # type: ignore[attr-defined]
