@@ -56,7 +56,7 @@ class UnitResult:
     """What a unit produced: findings, correlation feed, counts and damage."""
 
     path: str
-    size: int = 0  # bytes of input this result finishes (0 until a unit's last batch)
+    size: int = 0  # bytes of the unit's input read for this result (the progress bar's)
     findings: list[Finding] = field(default_factory=list)
     correlated: list[tuple[str, Event]] = field(default_factory=list)
     intake: IntakeLog = field(default_factory=IntakeLog)
@@ -118,6 +118,7 @@ class HuntPlan:
         else:
             records = unit.source.read(unit.path, intake)
         out = UnitResult(unit.path)
+        reported = 0  # bytes of the unit the results so far stand for (the progress bar's)
         for raw in records:
             if raw is None:  # settled without an event: no rule, nor intel, needs one
                 out.events += 1
@@ -128,6 +129,8 @@ class HuntPlan:
             if out.events >= batch:
                 if intel is not None:
                     intel.flush(out)
+                out.size = max(0, min(intake.position, unit.size) - reported)
+                reported += out.size
                 yield out
                 out = UnitResult(unit.path)
         if intel is not None:
@@ -135,7 +138,7 @@ class HuntPlan:
         # The source counts and reports as it is consumed: its log goes with the last
         # result, once the input is read to its end.
         out.intake = intake
-        out.size = unit.size
+        out.size = unit.size - reported
         yield out
 
     def _event(self, raw: RawRecord, out: UnitResult, intake: IntakeLog) -> Event | None:

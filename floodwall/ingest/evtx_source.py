@@ -125,6 +125,7 @@ class EvtxSource:
                 stream.seek(HEADER_SIZE + index * CHUNK_SIZE)
             found = 0
             while index < stop and (chunk := stream.read(CHUNK_SIZE)):
+                intake.position = stream.tell() - start
                 if chunk.startswith(CHUNK_MAGIC):
                     found += 1
                     yield from self._chunk(chunk, index, path, intake)

@@ -27,6 +27,9 @@ class IntakeLog:
     """
 
     keep: int = 50
+    #: Bytes of the file being read that its source has read so far (as stored, so
+    #: compressed for .gz): how far a long hunt of one file is, for its progress bar.
+    position: int = 0
     received: Counter[str] = field(default_factory=Counter)
     damaged: Counter[str] = field(default_factory=Counter)
     problems: list[IntakeProblem] = field(default_factory=list)

@@ -86,6 +86,16 @@ def open_blocks(path: str) -> tuple[Iterator[bytes], BinaryIO | None]:
     return blocks, owned
 
 
+def tracked(
+    blocks: Iterator[bytes], stream: BinaryIO, start: int, intake: IntakeLog
+) -> Iterator[bytes]:
+    """``blocks``, noting in ``intake.position`` how far into ``stream`` (from
+    ``start``) each one was read."""
+    for block in blocks:
+        intake.position = stream.tell() - start
+        yield block
+
+
 def depth(value: Any, limit: int = MAX_DEPTH) -> int:
     """Nesting depth of a decoded value, without recursion, stopping past ``limit``."""
     deepest = 0
@@ -128,6 +138,8 @@ class NdjsonSource:
         if part is not None:
             return self._range_lines(path, *part, intake)
         blocks, owned = open_blocks(path)
+        if owned is not None:
+            blocks = tracked(blocks, owned, 0, intake)
         return self._read(blocks, owned, path, intake)
 
     def _read(
@@ -194,7 +206,7 @@ class NdjsonSource:
                     left -= len(block)
                     yield block
 
-        return self._lines(blocks(), path, intake, first_line)
+        return self._lines(tracked(blocks(), stream, start, intake), path, intake, first_line)
 
     def _lines(
         self, blocks: Iterator[bytes], path: str, intake: IntakeLog, first_line: int = 1
