@@ -48,7 +48,8 @@ class IpLiteralUrlDetector:
 
     Obfuscated IPv4 forms (decimal, hex, octal) are named as such in the evidence.
 
-    Plain IP links count only when they are at least a fifth of the message's web links:
+    Plain IP links count only when they are at least a fifth of the message's distinct web
+    links:
     a phishing message's IP link is its call to action, while one address among a digest's
     dozens of links (a weblog directory, a shop's link to a partner's server) is a
     reference. Obfuscated forms always count: nothing honest writes them.
@@ -89,7 +90,9 @@ class IpLiteralUrlDetector:
                 },
                 (Observable("url", link.url), Observable("ip", address)),
             )
-        web = sum(1 for link in msg.links if link.url.strip().lower().startswith("http"))
+        # Distinct URLs on both sides: a message that repeats its one IP link in every
+        # button, or a newsletter that repeats its tracker, is still one link each.
+        web = len({u for link in msg.links if (u := link.url.strip()).lower().startswith("http")})
         if len(seen) > plain or plain * 5 >= web:
             return list(seen.values())
         return []

@@ -53,6 +53,10 @@ OTHERS = [f"https://site{i}.example/" for i in range(10)]
         (["http://203.0.113.7/moe/", *OTHERS], False),
         # an obfuscated form counts wherever it is
         (["http://3232235777/", *OTHERS], True),
+        # repeats count once on both sides: one IP link among a tracker repeated 10 times
+        # and another link is 1 of 3 distinct links
+        (["http://203.0.113.7/x", *[OTHERS[0]] * 10, OTHERS[1]], True),
+        (["http://203.0.113.7/x"] * 10 + OTHERS[:9], False),  # 1 of 10 distinct
     ],
 )
 def test_ip_link_share(links: list[str], expected: bool) -> None:
