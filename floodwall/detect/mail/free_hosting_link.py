@@ -34,8 +34,15 @@ class FreeHostingLinkDetector:
         """``hosting``: host suffix (or ``host/path`` prefix) -> kind
         (``reference.load_free_hosting()``)."""
         self.psl = psl
-        self.hosts = {k: v for k, v in hosting.items() if "/" not in k}
+        self.hosts = {k: v for k, v in hosting.items() if "/" not in k and "*" not in k}
         self.prefixes = {k: v for k, v in hosting.items() if "/" in k}
+        # ``s3.*.amazonaws.com``: a ``*`` stands for one label or the rest of one (a region
+        # name: ``s3.eu-west-1``, ``s3-us-west-2``), where a provider has many endpoints.
+        self.wild = [
+            (re.compile(r"(?:^|\.)" + re.escape(k).replace(r"\*", "[a-z0-9-]+") + "$"), v)
+            for k, v in hosting.items()
+            if "*" in k and "/" not in k
+        ]
         # Only a host's last few labels can match an entry: a hostile 50,000-label host
         # must not cost 50,000 joins of itself.
         self.depth = max((k.count(".") + 1 for k in self.hosts), default=0)
@@ -49,6 +56,9 @@ class FreeHostingLinkDetector:
         for i in range(max(0, len(labels) - self.depth), len(labels) - 1):
             kind = self.hosts.get(".".join(labels[i:]))
             if kind:
+                return kind
+        for pattern, kind in self.wild:
+            if pattern.search(host):
                 return kind
         try:
             path = urlsplit(url.strip()).path

@@ -29,6 +29,16 @@ CID = "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi"
         ("a@b.example", f"https://gateway.example.net/ipfs/{CID}", True),
         ("a@b.example", f"https://{CID}.ipfs.dweb.link/", True),
         ("a@b.example", "HTTPS://STORAGE.GOOGLEAPIS.COM/x/y.html", True),
+        # S3 has an endpoint per region: buckets as hosts or as paths, dash or dot forms
+        ("a@b.example", "https://bkt.s3.us-east-1.amazonaws.com/i.html", True),
+        ("a@b.example", "https://s3.eu-west-3.amazonaws.com/bkt/i.html", True),
+        ("a@b.example", "https://bkt.s3-us-west-2.amazonaws.com/i.html", True),
+        ("a@b.example", "https://bkt.s3-website-us-east-1.amazonaws.com/", True),
+        ("a@b.example", "https://bkt.s3.dualstack.ap-south-1.amazonaws.com/x", True),
+        ("a@b.example", "https://telegra.ph/Secure-Document-11-24", True),
+        ("a@b.example", "https://ec2-1-2-3-4.compute-1.amazonaws.com/", False),
+        ("a@b.example", "https://s3.amazonaws.com.evil.example/", False),
+        ("a@b.example", "https://xs3.us-east-1.amazonaws.com/", False),
         # the provider's own mail, and ordinary links, do not count
         ("noreply@x.web.app", "https://x.web.app/verify", False),
         ("a@b.example", "https://docs.google.com/document/d/1x/edit", False),
@@ -53,5 +63,6 @@ def test_one_finding_lists_every_link() -> None:
 
 
 def test_hostile_urls_do_not_crash() -> None:
-    links = ["http://" + "a." * 50_000 + "web.app/", "https://\udcff.r2.dev/", "http://%zz/ipfs/"]
+    links = ["http://" + "a." * 50_000 + "web.app/", "https://\udcff.r2.dev/", "http://%zz/ipfs/",
+             "http://" + "s3-" * 30_000 + ".amazonaws.co/", "http://" + "s3-x." * 30_000 + "x/"]  # fmt: skip
     assert fired(DETECTOR, make_msg(from_addr="a@b.example", links=links))
