@@ -20,6 +20,9 @@ class ReplyToMismatchDetector:
     and so is an organisation's address that the message itself prints as its contact (a
     newsletter sent by a mailing service, replies to the editor named in it): a fraudster
     hides where the answers go. A free mailbox (``freemail``) is never excused that way.
+    On a free mail provider every mailbox has its own owner, so there a Reply-To to
+    another mailbox of the same provider counts too (the 419 sender who writes from one
+    Gmail box and reads the answers in another); ``+tag`` subaddresses are the same box.
     """
 
     id: ClassVar[str] = "mail.reply_to_mismatch"
@@ -39,10 +42,15 @@ class ReplyToMismatchDetector:
         if not sender:
             return []
         allowed = {sender} | list_domains(msg, self.psl)
+        free_sender = domain_of(msg.from_addr) in self.freemail
         others = [
             a
             for a in msg.reply_to
-            if (d := registered_domain(domain_of(a), self.psl)) and d not in allowed
+            if (d := registered_domain(domain_of(a), self.psl))
+            and (
+                d not in allowed
+                or (free_sender and d == sender and _mailbox(a) != _mailbox(msg.from_addr))
+            )
         ]
         if others and not all(domain_of(a) in self.freemail for a in others):
             text = msg.text.lower()
@@ -54,7 +62,8 @@ class ReplyToMismatchDetector:
             detector_finding(
                 self,
                 {
-                    "reason": f"Reply-To {', '.join(others)} is outside the From domain {sender}",
+                    "reason": f"Reply-To {', '.join(others)} is outside the From "
+                    + (f"mailbox {msg.from_addr}" if free_sender else f"domain {sender}"),
                     "from": msg.from_addr,
                     "reply_to": list(others),
                     "from_domain": sender,
@@ -64,3 +73,9 @@ class ReplyToMismatchDetector:
                 + tuple(Observable("domain", d) for d in domains),
             )
         ]
+
+
+def _mailbox(address: str) -> str:
+    """``address`` without its ``+tag`` subaddress (RFC 5233), lowered: one mailbox."""
+    local, _, domain = address.lower().rpartition("@")
+    return f"{local.partition('+')[0]}@{domain}"

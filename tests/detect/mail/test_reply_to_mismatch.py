@@ -24,6 +24,20 @@ LIST = {"List-Id": "Freshrpms list <rpm-list.freshrpms.net>"}
         ({"from_addr": "a@acme.com", "reply_to": ("b@mail.acme.com",)}, False),
         ({"from_addr": "a@acme.co.uk", "reply_to": ("b@ACME.co.uk",)}, False),
         ({"from_addr": "a@acme.com"}, False),
+        # a free mail provider's mailboxes have owners of their own
+        ({"from_addr": "barrister.j@gmail.com", "reply_to": ("claims.desk@gmail.com",)}, True),
+        ({"from_addr": "Ann@Gmail.com", "reply_to": ("ann@gmail.com",)}, False),
+        ({"from_addr": "ann@gmail.com", "reply_to": ("ann+replies@gmail.com",)}, False),
+        ({"from_addr": "a@acme.com", "reply_to": ("b@acme.com",)}, False),  # one organisation
+        # a list member writing from a free mailbox: replies go to the list
+        (
+            {
+                "from_addr": "ann@gmail.com",
+                "reply_to": ("rpm-list@freshrpms.net",),
+                "headers": LIST,
+            },
+            False,
+        ),
         ({"from_addr": "", "reply_to": ("b@acme.com",)}, False),
         # the editor's address printed in the newsletter itself is its published contact
         (
