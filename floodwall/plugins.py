@@ -9,6 +9,7 @@ from floodwall.detect.mail.auth_results import AuthResultsDetector
 from floodwall.detect.mail.clamav import ClamavDetector
 from floodwall.detect.mail.from_malformed import FromMalformedDetector
 from floodwall.detect.mail.hash_ioc import HashIocDetector
+from floodwall.detect.mail.return_path_malformed import ReturnPathMalformedDetector
 from floodwall.detect.mail.yara_match import YaraDetector
 from floodwall.detect.sigma.correlation import CorrelationEngine
 from floodwall.detect.sigma.engine import SigmaEngine
@@ -28,6 +29,7 @@ MAIL_DETECTORS: Registry[Any] = Registry(
         *PHISHING_DETECTORS,
         AuthResultsDetector,
         FromMalformedDetector,
+        ReturnPathMalformedDetector,
         YaraDetector,
         ClamavDetector,
         HashIocDetector,

@@ -50,6 +50,7 @@ from floodwall.detect.mail.reference import (
     load_shorteners,
 )
 from floodwall.detect.mail.remote_template import RemoteTemplateDetector
+from floodwall.detect.mail.return_path_malformed import ReturnPathMalformedDetector
 from floodwall.detect.mail.rtf_object import RtfObjectDetector
 from floodwall.detect.mail.rtlo_filename import RtloFilenameDetector
 from floodwall.detect.mail.yara_match import YaraDetector
@@ -108,6 +109,7 @@ def build_detectors(settings: Settings, clamd: ClamdClient | None = None) -> lis
         HiddenTextDetector(),
         AuthResultsDetector(settings.trusted_authserv),
         FromMalformedDetector(psl),
+        ReturnPathMalformedDetector(psl),
     ]
     # Signature-base YARA rules are DRL 1.1: findings keep author, reference and license.
     yara = YaraRules.compile(bundled_data() / "yara", settings.cache_dir / "yara")
