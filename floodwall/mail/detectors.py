@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from floodwall.detect.mail import (
+    CallbackLureDetector,
     CredentialWordingDetector,
     DisplayNameImpersonationDetector,
     FreeHostingLinkDetector,
@@ -101,6 +102,7 @@ def build_detectors(settings: Settings, clamd: ClamdClient | None = None) -> lis
         ShortenedOnlyDetector(psl, shorteners),
         CredentialWordingDetector(load_phrases()),
         PrizeLureDetector(),
+        CallbackLureDetector(),
         hosting,
         SenderFreeHostingDetector(hosting),
         RandomSenderDetector(),

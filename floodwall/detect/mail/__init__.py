@@ -7,6 +7,7 @@ the caller passes it to their constructors. They do no I/O and hold no scores.
 
 from __future__ import annotations
 
+from floodwall.detect.mail.callback_lure import CallbackLureDetector
 from floodwall.detect.mail.credential_wording import CredentialWordingDetector
 from floodwall.detect.mail.display_name_impersonation import DisplayNameImpersonationDetector
 from floodwall.detect.mail.free_hosting_link import FreeHostingLinkDetector
@@ -39,6 +40,7 @@ PHISHING_DETECTORS: tuple[type, ...] = (
     UrlShortenerDetector,
     CredentialWordingDetector,
     PrizeLureDetector,
+    CallbackLureDetector,
     FreeHostingLinkDetector,
     UnicodeObfuscationDetector,
     HiddenTextDetector,
@@ -52,6 +54,7 @@ PHISHING_DETECTORS: tuple[type, ...] = (
 
 __all__ = [
     "PHISHING_DETECTORS",
+    "CallbackLureDetector",
     "CredentialWordingDetector",
     "DisplayNameImpersonationDetector",
     "FreeHostingLinkDetector",
