@@ -13,6 +13,7 @@ from floodwall.detect.mail import (
     LinkTextMismatchDetector,
     LookalikeDomainDetector,
     LookalikeLinkDetector,
+    OpenRedirectDetector,
     PdfLinkLureDetector,
     PrizeLureDetector,
     RandomSenderDetector,
@@ -40,6 +41,7 @@ from floodwall.detect.mail.macro_autoexec import MacroAutoexecDetector
 from floodwall.detect.mail.macro_suspicious import MacroSuspiciousDetector
 from floodwall.detect.mail.office_dde import OfficeDdeDetector
 from floodwall.detect.mail.onenote_embedded import OnenoteEmbeddedDetector
+from floodwall.detect.mail.open_redirect import load_redirectors
 from floodwall.detect.mail.pdf_active import PdfActiveDetector
 from floodwall.detect.mail.reference import (
     as_domains,
@@ -104,6 +106,7 @@ def build_detectors(settings: Settings, clamd: ClamdClient | None = None) -> lis
         PrizeLureDetector(),
         CallbackLureDetector(),
         hosting,
+        OpenRedirectDetector(psl, load_redirectors()),
         SenderFreeHostingDetector(hosting),
         RandomSenderDetector(),
         PdfLinkLureDetector(psl, shorteners, hosting),

@@ -17,6 +17,7 @@ from floodwall.detect.mail.ip_literal_url import IpLiteralUrlDetector
 from floodwall.detect.mail.link_text_mismatch import LinkTextMismatchDetector
 from floodwall.detect.mail.lookalike_domain import LookalikeDomainDetector
 from floodwall.detect.mail.lookalike_link import LookalikeLinkDetector
+from floodwall.detect.mail.open_redirect import OpenRedirectDetector
 from floodwall.detect.mail.pdf_link_lure import PdfLinkLureDetector
 from floodwall.detect.mail.prize_lure import PrizeLureDetector
 from floodwall.detect.mail.random_sender import RandomSenderDetector
@@ -42,6 +43,7 @@ PHISHING_DETECTORS: tuple[type, ...] = (
     PrizeLureDetector,
     CallbackLureDetector,
     FreeHostingLinkDetector,
+    OpenRedirectDetector,
     UnicodeObfuscationDetector,
     HiddenTextDetector,
     ReplyToFreemailDetector,
@@ -64,6 +66,7 @@ __all__ = [
     "LinkTextMismatchDetector",
     "LookalikeDomainDetector",
     "LookalikeLinkDetector",
+    "OpenRedirectDetector",
     "PdfLinkLureDetector",
     "PrizeLureDetector",
     "RandomSenderDetector",
