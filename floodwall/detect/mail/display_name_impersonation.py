@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import ClassVar
 
 from floodwall.detect.mail.domains import (
@@ -100,7 +100,11 @@ class DisplayNameImpersonationDetector:
             return "executive", m.group(1)
         for m in _ADDRESS.finditer(name):
             claimed = registered_domain(m.group(1), self.psl)
-            if self.psl.publicsuffix(claimed, accept_unknown=False) and claimed != sender:
+            if (
+                self.psl.publicsuffix(claimed, accept_unknown=False)
+                and claimed != sender
+                and not self._sends_to(msg, frozenset((claimed,)))
+            ):
                 return "address", m.group(0)
         terms = name_terms(name_words(msg.from_name))
         host_labels = set(domain_of(msg.from_addr).split("."))
@@ -121,13 +125,17 @@ class DisplayNameImpersonationDetector:
         return None
 
     def _sends_to_brand(self, msg: MailMessage, brand: str) -> bool:
-        """Whether half or more of the message's web links lead to the brand's own domains: a
-        brand's newsletter sent through a mailing service sends its readers to the brand,
-        while an impersonation has to send them somewhere else to harvest anything."""
+        return self._sends_to(msg, self.brands.domains[brand])
+
+    def _sends_to(self, msg: MailMessage, own: Collection[str]) -> bool:
+        """Whether half or more of the message's web links lead to the claimed sender's
+        own domains: a brand's newsletter sent through a mailing service, or a sender's
+        mail passed on by a forwarding service that names it ("x@shop.com" <fwd@relay>),
+        sends its readers to that sender, while an impersonation has to send them
+        somewhere else to harvest anything."""
         web = [link.url for link in msg.links if link.url.lower().startswith(("http:", "https:"))]
-        own = self.brands.domains[brand]
-        to_brand = sum(1 for u in web if registered_domain(host_of(u), self.psl) in own)
-        return bool(web) and to_brand * 2 >= len(web)
+        to_own = sum(1 for u in web if registered_domain(host_of(u), self.psl) in own)
+        return bool(web) and to_own * 2 >= len(web)
 
     def _built_by_brand(self, msg: MailMessage, brand: str) -> bool:
         """Whether the message is built from the brand's own servers: at least

@@ -112,6 +112,16 @@ def test_newsletter_built_from_the_brands_servers(html: str, expected: bool) -> 
             ["http://www.zdnet.com/a", "http://login.evil.tld/c", "http://login.evil.tld/d"],
             True,
         ),
+        # a forwarding service names the sender it passes on, whose links the mail holds
+        (
+            "AuthorTracker@harpercollins.com [via relay]",
+            "ticket_23aj49@sneakemail.com",
+            ["http://www.harpercollins.com/a", "http://www.harpercollins.com/b"],
+            False,
+        ),
+        # ... an address claim with links elsewhere, or none, is an impersonation
+        ("billing@paypal.com", "x@evil.tld", ["http://login.evil.tld/c"], True),
+        ("billing@paypal.com", "x@evil.tld", [], True),
     ],
 )
 def test_brand_claims(name: str, addr: str, links: list[str], expected: bool) -> None:
