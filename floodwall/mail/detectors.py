@@ -32,6 +32,7 @@ from floodwall.detect.mail.dangerous_attachment import DangerousAttachmentDetect
 from floodwall.detect.mail.double_extension import DoubleExtensionDetector
 from floodwall.detect.mail.eicar_test_file import EicarTestFileDetector
 from floodwall.detect.mail.encrypted_archive import EncryptedArchiveDetector
+from floodwall.detect.mail.encrypted_pdf import EncryptedPdfDetector
 from floodwall.detect.mail.file_type_mismatch import FileTypeMismatchDetector
 from floodwall.detect.mail.from_malformed import FromMalformedDetector
 from floodwall.detect.mail.hash_ioc import HashIocDetector
@@ -67,6 +68,7 @@ ATTACHMENT_DETECTORS = (
     RtloFilenameDetector,
     FileTypeMismatchDetector,
     EncryptedArchiveDetector,
+    EncryptedPdfDetector,
     HtmlSmugglingDetector,
     HtmlCredentialFormDetector,
     MacroAutoexecDetector,

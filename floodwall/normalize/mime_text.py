@@ -23,10 +23,20 @@ _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([QqBb])\?(.*?)\?=")
 _URL = re.compile(r"https?://[^\s<>\"'`{}|\\^\[\]]+", re.IGNORECASE)
 _URL_TAIL = ".,;:!?)'\"»”"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# A password word, up to four words on ("Senha de acesso ao PDF", "password for the file
+# is"), then a separator ("[PDF Password]:62734", "Passwort (ZIP): x") and the password, or
+# with no separator a password with a digit ("Senha do PDF 123"). "pass" is part of other
+# words ("SuperPass", "Spass"): it and "pwd" take a separator right after them.
 _PASSWORD = re.compile(
-    r"(?:password|passwort|pwd|kennwort|mot de passe|contraseña|pass)"
-    r"[^\S\n]*(?:\([^)\n]{0,20}\))?[^\S\n]*[:：=]\s*(\S{1,64})",
-    re.IGNORECASE,
+    r"""
+    (?: (?:password|passwort|kennwort|mot[ ]de[ ]passe|contrase[ñn]a|senha|wachtwoord|parola|hasło)
+        (?:[^\S\n]+[^\W\d_]{1,20}){0,4}
+        (?:[^\S\n]*(?:\([^)\n]{0,20}\)|\])?[^\S\n]*[:：=]\s* | [^\S\n]+(?=[^\s\d]{0,63}\d))
+    | (?:pwd|pass)[^\S\n]*(?:\([^)\n]{0,20}\))?[^\S\n]*[:：=]\s*
+    )
+    (\S{1,64})
+    """,
+    re.IGNORECASE | re.VERBOSE,
 )
 _QUOTED_TOKEN = re.compile(r"[\"'“”«»‘’]([^\s\"'“”«»‘’]{3,32})[\"'“”«»‘’]")
 MAX_PASSWORDS = 20  # each one is tried on every encrypted archive
@@ -149,8 +159,9 @@ def safe_name(name: str) -> tuple[str, bool]:
 def passwords_in(text: str) -> list[str]:
     """Candidate archive passwords in a message's text, in order, at most 20.
 
-    The word after "password:" (also German, French, Spanish forms and "pwd"),
-    then short quoted tokens ("the code is '7731'").
+    The word after "password:" (also German, French, Spanish, Portuguese, Dutch,
+    Italian, Polish forms and "pwd"), a few words on ("Senha do PDF: 123", "Senha do PDF
+    123"), then short quoted tokens ("the code is '7731'").
     """
     found: list[str] = []
     for match in _PASSWORD.finditer(text):

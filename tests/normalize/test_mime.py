@@ -394,6 +394,20 @@ def test_archives_are_unpacked_with_the_passwords_of_the_text(
         ("Passwort : Geheim123\nKennwort: zwei", ["Geheim123", "zwei"]),
         ("mot de passe : azerty ; contraseña: clave1", ["azerty", "clave1"]),
         ("pwd=1234 and code '9876'", ["1234", "9876"]),
+        ("Senha do PDF: 7731", ["7731"]),
+        ("Senha do Arquivo em Anexo: 123\r\nE-mail", ["123"]),
+        ("Segue o boleto. Senha de acesso ao PDF 7731 - protocolo 99", ["7731"]),
+        ("Senha do PDF 123\r\nProtocolo: 24", ["123"]),
+        ("[PDF Password]:62734", ["62734"]),
+        ("The password is 7731.", ["7731"]),
+        (
+            "wachtwoord: geheim, parola: segreta; hasło: tajne; contrasena: clave",
+            ["geheim", "segreta", "tajne", "clave"],
+        ),
+        # Words without a digit, and "pass" inside other words, are not taken without ":".
+        ("Your password is your date of birth", []),
+        ("With SuperPass you get: All Big 12 games", []),
+        ("Viel Spass und Erfolg auf der jobfair24!", []),
         ("no secrets here", []),
         (
             "password: " + " ".join(f"'p{i:03}'" for i in range(100)),

@@ -57,7 +57,8 @@ BUILT = {
         [("invoice.zip", zipped("invoice.pdf.exe", PE), "application/zip")],
     ),
 }
-SHIPPED = ("html_smuggling", "remote_template", "macro_autoexec", "lookalike_domain", "yara")
+SHIPPED = ("html_smuggling", "remote_template", "macro_autoexec", "lookalike_domain", "yara",
+           "encrypted_pdf")  # fmt: skip
 OLETOOLS_MACROS = (
     # Encrypted with Excel's default password (VelvetSweatshop, MS-OFFCRYPTO): opened by
     # floodwall.normalize.office_crypto, so the auto-exec macro is seen.
