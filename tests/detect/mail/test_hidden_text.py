@@ -7,7 +7,13 @@ from pathlib import Path
 import mail_util as util
 import pytest
 
-from floodwall.detect.mail.hidden_text import MAX_HTML, HiddenTextDetector
+from floodwall.detect.mail.hidden_text import (
+    MAX_HTML,
+    HiddenTextDetector,
+    far_lengths,
+    far_numbers_db,
+    has_far_number,
+)
 from floodwall.ingest.mail_source import RawMail
 from floodwall.normalize.mime import parse_message
 from floodwall.records import Origin
@@ -54,6 +60,23 @@ def test_css_past_the_read_limit_is_not_read() -> None:
 
 
 @pytest.mark.timeout(10)
+@pytest.mark.parametrize(
+    "value",
+    ["5000px", "05000px", "-9999px", "5000.5px", "000005000px", "999999999px", "9000 PX",
+     "500vh", "0500VW", "-700vh", "1000vw", "123456789vh", "4999px", "499vh", "12px",
+     "50000000000px", "5000pt", "7000.999999px"],
+)  # fmt: skip
+def test_the_quick_check_lets_every_far_length_through(value: str) -> None:
+    """The Hyperscan check only skips HTML in which the full read finds nothing."""
+    html = f'<div style="margin-top:{value}">x</div>'
+    assert has_far_number(html, far_numbers_db()) or not far_lengths(html)
+
+
+@pytest.mark.parametrize("html", ['<td width="600" style="padding:12px">', "x" * 100, "5000"])
+def test_the_quick_check_skips_ordinary_html(html: str) -> None:
+    assert not has_far_number(html, far_numbers_db())
+
+
 def test_hostile_css_is_read_in_one_pass() -> None:
     """A megabyte of near-misses (lengths in other units, long digit runs, spaces) ends
     without a finding and without a hang: the pattern has no nested repetition."""
