@@ -209,6 +209,8 @@ STREAM_ONLY = build_pdf().replace(
     b"/Contents 4 0 R", b"/Contents 4 0 R /Note 6 0 R"
 ) + b"6 0 obj\n<< /Length 60 >>\nstream\ntrailer << /Encrypt 9 0 R /ID [<00> <00>] >> /Encrypt\nendstream\nendobj\n"  # fmt: skip
 PUBSEC = ENCRYPTED.replace(b"/Filter /Standard", b"/Filter /Adobe.PubSec")
+# The same lock under a name that spells a letter as #xx (7.3.5): still the Encrypt entry.
+ESCAPED = ENCRYPTED.replace(b"/Encrypt", b"/Encr#79pt")
 
 
 @pytest.mark.parametrize(
@@ -216,6 +218,7 @@ PUBSEC = ENCRYPTED.replace(b"/Filter /Standard", b"/Filter /Adobe.PubSec")
     [
         # Must fire: the text's password opens the PDF.
         (PW, ENCRYPTED, "pdf", "7731"),
+        (PW, ESCAPED, "pdf", "7731"),  # /Encr#79pt is /Encrypt
         ("Senha do PDF: 7731", build_pdf("7731", revision=2), "pdf", "7731"),
         ("Segue o boleto. Senha de acesso ao PDF 7731 - protocolo 99", ENCRYPTED, "pdf", "7731"),
         ("[PDF Password]:62734", build_pdf("62734", revision=4), "pdf", "62734"),
@@ -328,7 +331,9 @@ def test_pdf_lock_states() -> None:
     assert pdf_lock(build_pdf()) == (Lock.NONE, None)
     assert pdf_lock(build_pdf("", revision=4)) == (Lock.OPEN, None)
     assert pdf_lock(PUBSEC) == (Lock.UNCHECKABLE, None)
-    assert pdf_lock(ENCRYPTED[: len(ENCRYPTED) // 2]) == (Lock.UNREADABLE, None)
+    # cut before its trailer, no Encrypt entry is left to read: not encrypted, as read
+    assert pdf_lock(ENCRYPTED[: len(ENCRYPTED) // 2]) == (Lock.NONE, None)
+    assert pdf_lock(b"/Encrypt" + ENCRYPTED[: len(ENCRYPTED) // 2]) == (Lock.UNREADABLE, None)
     assert pdf_lock(ENCRYPTED + bytes(MAX_BYTES)) == (Lock.UNREADABLE, None)
     # pypdf repairs the file with the trailer written inside the stream, and gives up.
     assert pdf_lock(STREAM_ONLY)[0] in (Lock.NONE, Lock.UNREADABLE)
