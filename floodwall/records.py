@@ -7,6 +7,7 @@ Field names follow the Elastic Common Schema where one exists (``@timestamp``,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -203,6 +204,80 @@ class Attachment:
     problems: tuple[str, ...] = ()  # limits hit or damage met while unpacking it
 
 
+# RFC 8601 §2.2: a property value is a token (RFC 2045) or, when it holds other
+# characters, a quoted-string; parentheses in a comment become brackets (always balanced).
+_TOKEN = re.compile(r"[A-Za-z0-9!#$%&'*+\-.^_`{|}~@]+")
+_UNSAFE = re.compile(r"[\\\x00-\x1f\x7f\ud800-\udfff]")  # and lone surrogates
+_BRACKETS = str.maketrans("()", "[]")
+
+
+def _comment(text: str) -> str:
+    text = " ".join(_UNSAFE.sub(" ", text.translate(_BRACKETS))[:200].split())
+    return f" ({text})" if text else ""
+
+
+def _value(text: str) -> str:
+    text = _UNSAFE.sub(" ", text.translate(_BRACKETS))[:254]
+    return text if _TOKEN.fullmatch(text) else '"' + text.replace('"', "'") + '"'
+
+
+@dataclass(frozen=True, slots=True)
+class AuthCheck:
+    """One result of Floodwall's own sender authentication, named as in RFC 8601 §2.7:
+    ``dkim=fail (body hash did not verify) header.d=example.com``.
+
+    ``result`` is one of pass, fail, softfail, neutral, none, policy, temperror,
+    permerror; ``reason`` says why in plain words (never text the sender's DNS wrote).
+    """
+
+    method: str  # spf | dkim | dmarc
+    result: str
+    reason: str = ""
+    props: tuple[tuple[str, str], ...] = ()  # ("smtp.mailfrom", "a@b.example"), ("header.d", ...)
+
+    def resinfo(self) -> str:
+        """The result as one ``resinfo`` of an Authentication-Results field (RFC 8601 §2.2)."""
+        props = "".join(f" {name}={_value(value)}" for name, value in self.props if value)
+        return f"{self.method}={self.result}{_comment(self.reason)}{props}"
+
+
+@dataclass(frozen=True, slots=True)
+class SenderAuth:
+    """What Floodwall itself verified of a message's sender: SPF (RFC 7208), DKIM
+    (RFC 6376) and DMARC (RFC 7489), looked up in DNS at scan time.
+
+    ``checks`` is empty when nothing was verified, and ``note`` then says why (DNS off,
+    unreachable); it may also hold a remark on a partial verification.
+    """
+
+    checks: tuple[AuthCheck, ...] = ()
+    note: str = ""
+
+    def header_value(self, authserv_id: str = "floodwall") -> str:
+        """The value of an Authentication-Results field (RFC 8601 §2.2) for these results;
+        ``floodwall; none (not verified: ...)`` when no method was evaluated."""
+        if not self.checks:
+            return f"{authserv_id}; none{_comment(self.note)}"
+        return f"{authserv_id}; " + "; ".join(c.resinfo() for c in self.checks)
+
+    def results(self, method: str) -> tuple[AuthCheck, ...]:
+        """The checks of one method (a message may carry several DKIM signatures)."""
+        return tuple(c for c in self.checks if c.method == method)
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpEnvelope:
+    """What the SMTP session told about a message (RFC 5321 §2.3.1, §4.1.1.1): the client's
+    address, the reverse-path (MAIL FROM) and the HELO/EHLO name. ``mail_from`` is ``None``
+    when it is not known (a stored message without Return-Path), ``""`` for the null
+    reverse-path ``<>`` of bounces; ``client_ip`` is ``None`` without a public address."""
+
+    client_ip: str | None
+    mail_from: str | None
+    helo: str
+    where: str = "session"  # "session" (the gateway's own SMTP peer) or "received" (a header)
+
+
 @dataclass(frozen=True, slots=True)
 class MailMessage:
     """One message, parsed: the headers detectors read, the text, links and files.
@@ -226,6 +301,7 @@ class MailMessage:
     links: tuple[Link, ...] = ()
     attachments: tuple[Attachment, ...] = ()
     unscannable: tuple[str, ...] = ()
+    sender_auth: SenderAuth | None = None  # Floodwall's own SPF/DKIM/DMARC; None: not attempted
 
     def header(self, name: str) -> tuple[str, ...]:
         """Every value of header ``name`` (any case)."""

@@ -45,6 +45,7 @@ class Settings:
     own_domains: tuple[str, ...] = ()  # the organisation's mail domains (lookalike checks)
     executives: tuple[str, ...] = ()  # names display-name impersonation looks for
     trusted_authserv: tuple[str, ...] = ()  # hosts whose Authentication-Results count
+    mail_dns: str = "off"  # [mail] dns: "off", "system" or "HOST:PORT" (SPF/DKIM/DMARC lookups)
     quarantine_retention_days: int = 30  # [quarantine] retention_days
     gateway_relay: str = ""  # [gateway] relay: the next hop, "host:port"
     home_country: str = ""  # [origin] home_country: ISO 3166 alpha-2; "" = origin unknown
@@ -66,6 +67,7 @@ class Settings:
             own_domains=tuple(str(d) for d in mail.get("own_domains", ())),
             executives=tuple(str(n) for n in mail.get("executives", ())),
             trusted_authserv=tuple(str(h) for h in mail.get("trusted_authserv", ())),
+            mail_dns=str(mail.get("dns", "off")),
             quarantine_retention_days=int(doc.get("quarantine", {}).get("retention_days", 30)),
             gateway_relay=str(doc.get("gateway", {}).get("relay", "")),
             home_country=str(doc.get("origin", {}).get("home_country", "")).strip().upper(),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import struct
+import sys
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +14,17 @@ import pytest
 from floodwall.ingest.evtx_source import CHUNK_SIZE, HEADER_SIZE
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+# The loopback DNS server and DKIM helpers (``dns_util``), importable by name from any test
+# folder: tests/ is not a package (importlib import mode).
+if "dns_util" not in sys.modules:
+    _spec = importlib.util.spec_from_file_location(
+        "dns_util", Path(__file__).with_name("dns_util.py")
+    )
+    assert _spec is not None and _spec.loader is not None
+    _module = importlib.util.module_from_spec(_spec)
+    sys.modules["dns_util"] = _module
+    _spec.loader.exec_module(_module)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ input error. jsonl goes to stdout, one object per message; the summary to stderr
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections import Counter
 from collections.abc import Mapping
@@ -61,9 +62,11 @@ def run_scan(args: argparse.Namespace) -> int:
     # The scanner's libraries (oletools, yara-x, archive readers) load here, not when the
     # command line is parsed: every other subcommand would pay for them at start-up.
     from floodwall.detect.mail.clamd import DEFAULT_CANDIDATES, ClamdClient
+    from floodwall.detect.mail.reference import load_psl
     from floodwall.enrich.addresses import mail_source_ip
     from floodwall.enrich.intel.inline import IntelMailDetector, message_observables
     from floodwall.enrich.intel.loading import load_run_intel, origin_context_enricher
+    from floodwall.enrich.mail_auth import DnsOff, build_verifier, file_envelope
     from floodwall.hunt.observed import MISSING, ObservedArchive, now_stamp
     from floodwall.ingest.mail_source import expand_mail_inputs
     from floodwall.mail.detectors import build_detectors
@@ -81,7 +84,8 @@ def run_scan(args: argparse.Namespace) -> int:
     try:
         policy = Policy.load(policy_path)
         inputs = expand_mail_inputs(list(args.paths))
-    except (PolicyError, InputError) as exc:
+        verifier = build_verifier(settings.mail_dns, load_psl)
+    except (PolicyError, InputError, ValueError) as exc:
         err.print(f"[red]floodwall mail scan:[/] {escape(str(exc))}")
         return 2
     # ClamAV is optional: used when a clamd answers, and its absence is said once.
@@ -93,6 +97,17 @@ def run_scan(args: argparse.Namespace) -> int:
                 "attachments are not scanned by ClamAV"
             )
         )
+    # Sender authentication (SPF, DKIM, DMARC) needs DNS: off by default, said once.
+    dns_down = bool(why := verifier.probe())
+    if dns_down:
+        err.print(
+            escape(
+                f"Sender authentication: {why}; SPF, DKIM and DMARC are not verified, "
+                "only read from the Authentication-Results of trusted hosts"
+            )
+        )
+    dns_off = isinstance(verifier, DnsOff)
+    not_decided = 0  # messages with a result left at temperror
     detectors = build_detectors(settings, clamd)
     # Threat intel (issue 4): sender, links, attachment hashes and source address.
     matcher = None if args.no_intel else load_run_intel(
@@ -142,7 +157,14 @@ def run_scan(args: argparse.Namespace) -> int:
             task = progress.add_task("scan", total=None)
             for path, source in inputs:
                 for raw in source.read(path, intake):
-                    batch.append(scan_message(parse_message(raw), detectors, policy))
+                    msg = parse_message(raw)
+                    auth = DnsOff.RESULT if dns_off else verifier.verify(
+                        raw.data, msg, file_envelope(msg)
+                    )  # fmt: skip
+                    if any(c.result == "temperror" for c in auth.checks):
+                        not_decided += 1
+                    msg = dataclasses.replace(msg, sender_auth=auth)
+                    batch.append(scan_message(msg, detectors, policy))
                     progress.advance(task)
                     if len(batch) >= 256:
                         flush()
@@ -164,6 +186,11 @@ def run_scan(args: argparse.Namespace) -> int:
     )
     if symbols:
         err.print("symbols: " + ", ".join(f"{k} {v:,}" for k, v in symbols.most_common(12)))
+    if not_decided and not dns_down:  # a resolver down from the start was said above
+        err.print(
+            f"Sender authentication: {not_decided:,} message(s) not fully verified "
+            "(DNS temporary errors: timeouts, limits, resolver down); never counted as failures"
+        )
     for prob in intake.problems[:20]:
         err.print(escape(f"  damaged: {prob.path} {prob.where}: {prob.reason}"))
     return 1 if total - verdicts["accept"] else 0

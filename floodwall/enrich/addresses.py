@@ -130,11 +130,12 @@ def _is_trusted(host: str, trusted: Sequence[str]) -> bool:
     return any(host == t or host.endswith("." + t) for t in trusted)
 
 
-def mail_source_ip(
+def mail_source_hop(
     msg: MailMessage, trusted_relays: Sequence[str] = DEFAULT_TRUSTED_RELAYS
-) -> str | None:
-    """The first public address, from the top, of a hop that the receiving organisation
-    does not run: the client that handed the message in."""
+) -> ReceivedHop | None:
+    """The first hop, from the top, whose client has a public address and is not run by
+    the receiving organisation, with that address in ``from_ip``: the client that
+    handed the message in, and ``from_host`` the name it gave in HELO/EHLO."""
     trusted = tuple(t.lower().strip(".") for t in trusted_relays if t)
     for hop in received_hops(msg.headers):
         if hop.from_ip is None:
@@ -144,5 +145,14 @@ def mail_source_ip(
             continue  # a private hop inside the organisation
         if _is_trusted(hop.from_host, trusted):
             continue
-        return public
+        return ReceivedHop(hop.from_host, public, hop.by_host)
     return None
+
+
+def mail_source_ip(
+    msg: MailMessage, trusted_relays: Sequence[str] = DEFAULT_TRUSTED_RELAYS
+) -> str | None:
+    """The first public address, from the top, of a hop that the receiving organisation
+    does not run: the client that handed the message in."""
+    hop = mail_source_hop(msg, trusted_relays)
+    return hop.from_ip if hop is not None else None

@@ -157,7 +157,9 @@ class Gateway:
     async def on_message(self, msg: InboundMessage) -> Reply:
         """The reply to one message's DATA."""
         sid = new_spool_id()
-        result = await self.scanner.scan(msg.data, f"gateway/{sid}")
+        result = await self.scanner.scan(
+            msg.data, f"gateway/{sid}", (msg.peer, msg.mail_from, msg.helo)
+        )
         verdict = result.verdict
         if verdict.action == "reject":
             try:
@@ -225,7 +227,10 @@ class Gateway:
         """The scan result; after a restart the message is scanned again and keeps the
         verdict it was accepted under."""
         if job.result is None:
-            fresh = await self.scanner.scan(await self._raw(job), f"gateway/{job.id}")
+            env = job.envelope
+            fresh = await self.scanner.scan(
+                await self._raw(job), f"gateway/{job.id}", (env.peer, env.mail_from, env.helo)
+            )
             job.result = dataclasses.replace(fresh, verdict=job.envelope.verdict)
         return job.result
 

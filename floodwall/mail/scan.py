@@ -42,7 +42,9 @@ def scan_message(msg: MailMessage, detectors: Sequence[MailDetector], policy: Po
 
 def result_object(result: ScanResult, context: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The jsonl contract for one message: path, message_id, verdict, score, symbols
-    ({id, score, reason}) and attachments (name, true type, sha256, findings); with a
+    ({id, score, reason}) and attachments (name, true type, sha256, findings);
+    ``authentication``, Floodwall's own SPF/DKIM/DMARC results as an Authentication-Results
+    value (RFC 8601), when the scan tried them; with a
     ``context`` (``enrich/context.py``), ``source`` {ip, geo, as} and ``origin`` {class,
     reason} of the client that handed the message in."""
     msg, verdict = result.message, result.verdict
@@ -51,6 +53,7 @@ def result_object(result: ScanResult, context: Mapping[str, Any] | None = None) 
         path = f.evidence.get("attachment")
         if isinstance(path, str):
             by_attachment.setdefault(path, []).append(f.id)
+    auth = msg.sender_auth
     return {
         "path": msg.origin.path,
         "record_id": msg.origin.record_id,
@@ -76,6 +79,7 @@ def result_object(result: ScanResult, context: Mapping[str, Any] | None = None) 
             for a in msg.attachments
         ],
         "unscannable": list(verdict.unscannable),
+        **({"authentication": auth.header_value()} if auth is not None else {}),
         **(
             {"source": dict(context["source"]), "origin": dict(context["origin"])}
             if context is not None

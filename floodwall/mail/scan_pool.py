@@ -34,6 +34,8 @@ from types import FrameType
 from typing import Any
 
 from floodwall.detect.mail.clamd import ClamdClient
+from floodwall.detect.mail.reference import load_psl
+from floodwall.enrich.mail_auth import SenderVerifier, build_verifier, session_envelope
 from floodwall.ingest.mail_source import RawMail
 from floodwall.mail.detectors import build_detectors
 from floodwall.mail.scan import MailDetector, ScanResult, scan_message
@@ -42,7 +44,10 @@ from floodwall.records import MailMessage, Origin
 from floodwall.respond.policy import Policy
 from floodwall.settings import Settings
 
-__all__ = ["ScanConfig", "ScanError", "ScanPool", "unscannable_result"]
+__all__ = ["ScanConfig", "ScanError", "ScanPool", "SmtpSession", "unscannable_result"]
+
+#: What the SMTP session told: the client's address, MAIL FROM and HELO (RFC 5321 §2.3.1).
+SmtpSession = tuple[str, str, str]
 
 log = logging.getLogger("floodwall.gateway")
 
@@ -68,6 +73,7 @@ class _WorkerState:
     policy: Policy
     timeout: float
     use_alarm: bool
+    verifier: SenderVerifier  # SPF, DKIM, DMARC ([mail] dns)
 
 
 # One per worker process, set by the pool's initializer: a process pool can hand its
@@ -84,7 +90,9 @@ def _build(config: ScanConfig, use_alarm: bool) -> _WorkerState:
 
     if config.use_intel and (matcher := load_run_intel(config.settings)) is not None:
         detectors.append(IntelMailDetector(matcher))
-    return _WorkerState(detectors, config.policy, config.timeout, use_alarm)
+    verifier = build_verifier(config.settings.mail_dns, load_psl)
+    verifier.probe()  # a resolver down from the start fails lookups at once, not by timeout
+    return _WorkerState(detectors, config.policy, config.timeout, use_alarm, verifier)
 
 
 def _watch_parent(parent: int) -> None:
@@ -117,7 +125,9 @@ def _slim(result: ScanResult) -> ScanResult:
     return dataclasses.replace(result, message=slim)
 
 
-def _scan(state: _WorkerState, raw: bytes, path: str) -> ScanResult:
+def _scan(
+    state: _WorkerState, raw: bytes, path: str, session: SmtpSession | None = None
+) -> ScanResult:
     if state.use_alarm:
         signal.signal(signal.SIGALRM, _on_alarm)
         # Repeats each second after the first expiry: every detector still to run then
@@ -125,6 +135,10 @@ def _scan(state: _WorkerState, raw: bytes, path: str) -> ScanResult:
         signal.setitimer(signal.ITIMER_REAL, state.timeout, 1.0)
     try:
         message = parse_message(RawMail(Origin(path, 1), raw))
+        if session is not None:  # sender authentication, within the scan's time limit
+            envelope = session_envelope(message, *session)
+            auth = state.verifier.verify(raw, message, envelope)
+            message = dataclasses.replace(message, sender_auth=auth)
         return _slim(scan_message(message, state.detectors, state.policy))
     except ScanTimeout:
         return unscannable_result(raw, path, state.policy, "scan took too long")
@@ -134,7 +148,7 @@ def _scan(state: _WorkerState, raw: bytes, path: str) -> ScanResult:
 
 
 # -- the worker's side of its socket ---------------------------------------------------
-# Each frame is an 8-byte length and a pickle. Requests are (raw, path); replies are
+# Each frame is an 8-byte length and a pickle. Requests are (raw, path, session); replies are
 # (True, ScanResult) or (False, "what went wrong"); an empty frame says "ready".
 _FRAME = struct.Struct("!Q")
 
@@ -160,10 +174,10 @@ def _serve(sock: socket.socket, config: ScanConfig) -> None:
         body = _recv_exactly(sock, _FRAME.unpack(head)[0])
         if body is None:
             break
-        raw, path = pickle.loads(body)
+        raw, path, session = pickle.loads(body)
         reply: tuple[bool, ScanResult | str]
         try:
-            reply = (True, _scan(state, raw, path))
+            reply = (True, _scan(state, raw, path, session))
         except Exception as exc:
             reply = (False, f"{type(exc).__name__}: {exc}")
         data = pickle.dumps(reply, pickle.HIGHEST_PROTOCOL)
@@ -206,8 +220,8 @@ class _Worker:
         head = await self.reader.readexactly(_FRAME.size)
         return await self.reader.readexactly(_FRAME.unpack(head)[0])
 
-    async def call(self, raw: bytes, path: str) -> ScanResult:
-        payload = pickle.dumps((raw, path), pickle.HIGHEST_PROTOCOL)
+    async def call(self, raw: bytes, path: str, session: SmtpSession | None) -> ScanResult:
+        payload = pickle.dumps((raw, path, session), pickle.HIGHEST_PROTOCOL)
         self.writer.write(_FRAME.pack(len(payload)))
         self.writer.write(payload)
         await self.writer.drain()
@@ -333,19 +347,20 @@ class ScanPool:
                 self._idle.put_nowait(new)
             return
 
-    async def scan(self, raw: bytes, path: str) -> ScanResult:
+    async def scan(self, raw: bytes, path: str, session: SmtpSession | None = None) -> ScanResult:
         """The scan result of ``raw``; never raises for the message's sake (a scan that
-        raises inside a worker raises ``ScanError``: the gateway answers 451)."""
+        raises inside a worker raises ``ScanError``: the gateway answers 451). With the
+        SMTP ``session``, the sender is authenticated too (SPF, DKIM, DMARC)."""
         policy = self.config.policy
         if self._local is not None:
             assert self._thread is not None
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._thread, _scan, self._local, raw, path)
+            return await loop.run_in_executor(self._thread, _scan, self._local, raw, path, session)
         for attempt in (1, 2):
             worker = await self._idle.get()
             try:
                 result = await asyncio.wait_for(
-                    worker.call(raw, path), self.config.timeout + self.grace
+                    worker.call(raw, path, session), self.config.timeout + self.grace
                 )
             except TimeoutError:
                 log.error("scan of %s hung past the time limit; restarting its worker", path)

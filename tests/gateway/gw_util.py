@@ -195,8 +195,9 @@ class InProcessGateway:
         retry_first: float = 0.2,
         port: int = 0,
         keep_in_memory: int = 256,
+        mail_dns: str = "off",
     ) -> None:
-        settings = Settings(data_dir=data_dir)
+        settings = Settings(data_dir=data_dir, mail_dns=mail_dns)
         policy = policy or Policy.load()
         config = GatewayConfig(
             relay_host="127.0.0.1", relay_port=relay_port, hostname="gw.test",

@@ -1,6 +1,8 @@
 """Sender authentication that failed, as the receiving MTA recorded it in
 Authentication-Results (RFC 8601): DMARC fail, SPF fail, DKIM fail, Microsoft's composite
-authentication (``compauth``) fail, and an SPF fail in Received-SPF (RFC 7208 §9.1)."""
+authentication (``compauth``) fail, and an SPF fail in Received-SPF (RFC 7208 §9.1); and
+as Floodwall verified it itself (``MailMessage.sender_auth``, made by
+``floodwall/enrich/mail_auth`` where ``[mail] dns`` allows lookups)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from collections.abc import Iterable
 from typing import ClassVar
 
 from floodwall.detect.mail.findings import detector_finding
-from floodwall.records import Finding, MailMessage, Severity
+from floodwall.records import AuthCheck, Finding, MailMessage, Severity
 
 _COMMENT = re.compile(r"\([^()]*\)")
 _RESULT = re.compile(r"^\s*(dmarc|spf|dkim|arc|compauth)\s*=\s*([a-z]+)", re.IGNORECASE)
@@ -47,11 +49,14 @@ def parse_results(value: str) -> tuple[str, dict[str, str]]:
 
 
 class AuthResultsDetector:
-    """DMARC, SPF or DKIM failed at a trusted receiving host (T1566, T1656 impersonation).
+    """DMARC, SPF or DKIM failed at a trusted receiving host, or in Floodwall's own
+    verification (T1566, T1656 impersonation).
 
     Only results from trusted hosts count: those named in ``trusted`` (authserv-ids), or
     when none are configured, the topmost header, which the nearest receiving MTA wrote.
-    A sender can forge a "pass" in a header of its own, never usefully a "fail".
+    A sender can forge a "pass" in a header of its own, never usefully a "fail". Our own
+    results count like a trusted host's; a result not reached (``temperror``: DNS off,
+    unreachable or too slow) counts for nothing.
     """
 
     id: ClassVar[str] = "mail.auth_fail"
@@ -92,8 +97,32 @@ class AuthResultsDetector:
         }
         if spf := self._received_spf(msg):
             failed.add(spf)
-        if not failed:
+        ours = _own_failures(msg)
+        if not failed and not ours:
             return []
-        listed = sorted(failed)
-        reason = "authentication failed at the receiving host: " + ", ".join(listed)
-        return [detector_finding(self, {"reason": reason, "failed": listed})]
+        listed = sorted(failed | {f"{c.method}={c.result}" for c in ours})
+        parts = []
+        if failed:
+            theirs = ", ".join(sorted(failed))
+            parts.append(f"authentication failed at the receiving host: {theirs}")
+        if ours:
+            parts.append("Floodwall's own check: " + ", ".join(c.resinfo() for c in ours))
+        evidence: dict[str, object] = {"reason": "; ".join(parts), "failed": listed}
+        if ours and msg.sender_auth is not None:
+            evidence["floodwall"] = msg.sender_auth.header_value()
+        return [detector_finding(self, evidence)]
+
+
+def _own_failures(msg: MailMessage) -> list[AuthCheck]:
+    """Floodwall's own failed results. A failed DKIM signature beside one that passed is
+    no failure of the message (RFC 6376 §6.1: one good signature verifies it; mailing
+    lists break the author's signature and add their own)."""
+    auth = msg.sender_auth
+    if auth is None:
+        return []
+    passed = any(c.result == "pass" for c in auth.results("dkim"))
+    return [
+        c
+        for c in auth.checks
+        if c.result in _FAILED.get(c.method, ()) and not (c.method == "dkim" and passed)
+    ]

@@ -9,6 +9,7 @@ import mail_util as util
 import pytest
 
 from floodwall.detect.mail.auth_results import AuthResultsDetector, parse_results
+from floodwall.records import AuthCheck, SenderAuth
 
 MS_FAIL = "spf=softfail (sender IP is 203.0.113.9) smtp.mailfrom=x.example; dkim=none; dmarc=fail action=quarantine header.from=bank.example"
 GOOGLE_PASS = "mx.google.com; dkim=pass header.i=@a.example; spf=pass smtp.mailfrom=a.example; dmarc=pass header.from=a.example"
@@ -91,3 +92,49 @@ def test_compauth_and_received_spf(
     msg = replace(util.make_msg(from_addr="a@x.example"), headers=tuple(headers))
     found = AuthResultsDetector(trusted).detect(msg)
     assert [f.evidence["failed"] for f in found] == ([expected] if expected else [])
+
+
+# Floodwall's own results (MailMessage.sender_auth, from floodwall/enrich/mail_auth).
+DKIM_FAIL = AuthCheck("dkim", "fail", "body hash did not verify", (("header.d", "bank.example"),))
+DKIM_PASS = AuthCheck("dkim", "pass", "", (("header.d", "list.example"),))
+SPF_SOFT = AuthCheck("spf", "softfail", "x", (("smtp.mailfrom", "a@bank.example"),))
+DMARC_FAIL = AuthCheck("dmarc", "fail", "p=reject; no aligned SPF or DKIM pass")
+TEMP = AuthCheck("spf", "temperror", "not verified: DNS unreachable: refused")
+
+
+@pytest.mark.parametrize(
+    ("checks", "trusted_headers", "expected"),
+    [
+        ((DKIM_FAIL,), [], ["dkim=fail"]),
+        ((SPF_SOFT, DMARC_FAIL), [], ["dmarc=fail", "spf=softfail"]),
+        # a result not reached is no failure, nor is a DKIM fail beside a DKIM pass
+        ((TEMP, replace(TEMP, method="dkim"), replace(TEMP, method="dmarc")), [], []),
+        ((DKIM_FAIL, DKIM_PASS), [], []),
+        ((AuthCheck("dmarc", "permerror", "2 From header fields"),), [], []),
+        ((), [], []),  # DNS off: nothing verified, nothing claimed
+        # with a trusted host's failure too, both are named and the result merged
+        ((DKIM_FAIL,), [MS_FAIL], ["dkim=fail", "dmarc=fail", "spf=softfail"]),
+        ((DMARC_FAIL,), [MS_FAIL], ["dmarc=fail", "spf=softfail"]),
+    ],
+)
+def test_own_results_count_like_a_trusted_host(
+    checks: tuple[AuthCheck, ...], trusted_headers: list[str], expected: list[str]
+) -> None:
+    msg = util.make_msg(from_addr="a@bank.example")
+    headers = tuple(("authentication-results", h) for h in trusted_headers)
+    msg = replace(msg, headers=headers, sender_auth=SenderAuth(checks, "" if checks else "off"))
+    found = AuthResultsDetector().detect(msg)
+    assert [f.evidence["failed"] for f in found] == ([expected] if expected else [])
+    for f in found:
+        reason = f.evidence["reason"]
+        assert ("Floodwall's own check" in reason) == ("floodwall" in f.evidence)
+        if trusted_headers:
+            assert reason.startswith("authentication failed at the receiving host:")
+        if "floodwall" in f.evidence:
+            assert f.evidence["floodwall"].startswith("floodwall; ")
+            assert "temperror" not in reason
+
+
+def test_no_own_results_when_not_attempted() -> None:
+    msg = util.make_msg(from_addr="a@bank.example")
+    assert msg.sender_auth is None and AuthResultsDetector().detect(msg) == []
