@@ -210,6 +210,16 @@ def closed_port() -> int:
 # -- DKIM keys and signatures (RFC 6376) ----------------------------------------------
 
 
+def add_example_zone(srv: DnsServer, dkim_public: str) -> None:
+    """The records the end-to-end tests share: example.com signs with selector ``sel``,
+    sends from 1.2.3.4 only and asks to reject what fails (DMARC); example.net is the
+    relay at 5.6.7.8."""
+    srv.add_txt("sel._domainkey.example.com", dkim_public)
+    srv.add_txt("example.com", "v=spf1 ip4:1.2.3.4 -all")
+    srv.add_txt("_dmarc.example.com", "v=DMARC1; p=reject")
+    srv.add_txt("example.net", "v=spf1 ip4:5.6.7.8 -all")
+
+
 def dkim_key(bits: int = 2048) -> tuple[bytes, str]:
     """A new RSA key: the private key (PEM) and the DNS TXT value of its public half."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=bits)

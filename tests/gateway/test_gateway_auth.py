@@ -33,10 +33,7 @@ def key() -> tuple[bytes, str]:
 @pytest.fixture
 def server(key: tuple[bytes, str]) -> Iterator[du.DnsServer]:
     with du.DnsServer() as srv:
-        srv.add_txt("sel._domainkey.example.com", key[1])
-        srv.add_txt("example.com", "v=spf1 ip4:1.2.3.4 -all")
-        srv.add_txt("_dmarc.example.com", "v=DMARC1; p=reject")
-        srv.add_txt("example.net", "v=spf1 ip4:5.6.7.8 -all")
+        du.add_example_zone(srv, key[1])
         yield srv
 
 
