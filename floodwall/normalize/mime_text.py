@@ -16,8 +16,10 @@ from selectolax.lexbor import LexborHTMLParser
 from floodwall.normalize.mime_tree import decode_base64
 from floodwall.records import Link
 
-# RFC 5322 section 2.2.3: unfolding removes a CRLF that is followed by white space.
-_FOLD = re.compile(r"\r?\n(?=[ \t])")
+# RFC 5322 section 2.2.3: unfolding removes a CRLF that is followed by white space. Done
+# after CRLF became LF: a pattern that starts with a literal is searched for at memory
+# speed (``\r?\n`` was tried at every character of 9 KB of headers per message).
+_FOLD = re.compile(r"\n(?=[ \t])")
 # RFC 2047 2: =?charset?encoding?text?= (the text may hold blanks: broken mailers do that)
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([QqBb])\?(.*?)\?=")
 _URL = re.compile(r"https?://[^\s<>\"'`{}|\\^\[\]]+", re.IGNORECASE)
@@ -77,7 +79,7 @@ def decode_text(data: bytes, charset: str | None, where: str, notes: list[str]) 
 
 def decode_header_value(name: str, raw: str, notes: list[str]) -> str:
     """A header's value as text: unfolded (RFC 5322), encoded words decoded (RFC 2047)."""
-    value = _FOLD.sub("", raw).strip() if "\n" in raw else raw.strip()
+    value = _FOLD.sub("", raw.replace("\r\n", "\n")).strip() if "\n" in raw else raw.strip()
     if "=?" not in value:
         return value
     # [text, charset, kind, encoded, text, ..., text]: phishing encodes word by word
