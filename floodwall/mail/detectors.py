@@ -96,7 +96,7 @@ def build_detectors(settings: Settings, clamd: ClamdClient | None = None) -> lis
         ReplyToMismatchDetector(psl, freemail),
         ReplyToFreemailDetector(psl, freemail),
         FreemailOrgClaimDetector(psl, freemail),
-        ReturnPathMismatchDetector(psl),
+        ReturnPathMismatchDetector(psl, settings.trusted_authserv),
         DisplayNameImpersonationDetector(psl, brands, settings.executives, own),
         lookalike,
         LookalikeLinkDetector(lookalike),

@@ -85,10 +85,7 @@ class AuthResultsDetector:
         return f"spf={result}" if result in _FAILED["spf"] else ""
 
     def detect(self, msg: MailMessage) -> list[Finding]:
-        values = msg.header("authentication-results")
-        parsed = [parse_results(v) for v in values]
-        trusted = self.trusted
-        chosen = [(s, r) for s, r in parsed if s in trusted] if trusted else parsed[:1]
+        chosen = [parse_results(v) for v in trusted_results(msg, self.trusted)]
         failed = {
             f"{method}={result}"
             for _, results in chosen
@@ -111,6 +108,16 @@ class AuthResultsDetector:
         if ours and msg.sender_auth is not None:
             evidence["floodwall"] = msg.sender_auth.header_value()
         return [detector_finding(self, evidence)]
+
+
+def trusted_results(msg: MailMessage, trusted: frozenset[str]) -> list[str]:
+    """The Authentication-Results values a detector may believe: those of the hosts in
+    ``trusted`` (authserv-ids, lowered), or when none are configured the topmost, which
+    the nearest receiving MTA wrote. Any other was written by whoever sent the message."""
+    values = msg.header("authentication-results")
+    if not trusted:
+        return list(values[:1])
+    return [v for v in values if parse_results(v)[0] in trusted]
 
 
 def _own_failures(msg: MailMessage) -> list[AuthCheck]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import ClassVar
 
+from floodwall.detect.mail.auth_results import trusted_results
 from floodwall.detect.mail.domains import SuffixList, domain_of, registered_domain
 from floodwall.detect.mail.findings import detector_finding
 from floodwall.records import Finding, MailMessage, Observable, Severity
@@ -23,8 +25,10 @@ class ReturnPathMismatchDetector:
 
     A weak signal: mailing lists and bulk senders bounce to their own domain. So the
     detector stays silent on list mail (RFC 2919 List-Id, RFC 2369 List-*, Precedence:
-    list/bulk), on the null reverse-path ``<>``, and when Authentication-Results (RFC 8601) shows a
-    passing DKIM signature aligned with From (DMARC relaxed alignment, RFC 7489 §3.1.1).
+    list/bulk), on the null reverse-path ``<>``, and when a passing DKIM signature aligned
+    with From (DMARC relaxed alignment, RFC 7489 §3.1.1) is shown by a trusted host's
+    Authentication-Results (RFC 8601; ``trusted_results``) or by Floodwall's own check.
+    A sender can write any Authentication-Results it likes into its own message.
     """
 
     id: ClassVar[str] = "mail.return_path_mismatch"
@@ -32,9 +36,11 @@ class ReturnPathMismatchDetector:
     severity: ClassVar[Severity] = Severity.LOW
     attack: ClassVar[tuple[str, ...]] = ("T1566", "T1656")
 
-    def __init__(self, psl: SuffixList) -> None:
-        """``psl``: the Public Suffix List (``reference.load_psl()``)."""
+    def __init__(self, psl: SuffixList, trusted: Iterable[str] = ()) -> None:
+        """``psl``: the Public Suffix List (``reference.load_psl()``); ``trusted``: the
+        authserv-ids whose Authentication-Results count (``[mail] trusted_authserv``)."""
         self.psl = psl
+        self.trusted = frozenset(t.lower() for t in trusted)
 
     def detect(self, msg: MailMessage) -> list[Finding]:
         """One finding when the envelope and header senders belong to different domains."""
@@ -46,7 +52,10 @@ class ReturnPathMismatchDetector:
             p.strip().lower() for p in msg.header("precedence")
         ):
             return []
-        for result in msg.header("authentication-results"):
+        believed = trusted_results(msg, self.trusted)
+        if msg.sender_auth is not None:
+            believed.append(msg.sender_auth.header_value())
+        for result in believed:
             for resinfo in result.split(";"):
                 match = _DKIM_D.search(resinfo)
                 if match and registered_domain(match.group(1), self.psl) == sender:
