@@ -60,7 +60,8 @@ def run_gateway(args: argparse.Namespace) -> int:
     # The scanner's libraries load here, not when the command line is parsed: every
     # other subcommand would pay for them at start-up.
     from floodwall.detect.mail.clamd import DEFAULT_CANDIDATES, ClamdClient
-    from floodwall.enrich.mail_auth import parse_dns_setting
+    from floodwall.detect.mail.reference import load_psl
+    from floodwall.enrich.mail_auth import DnsOff, build_verifier, not_verified_notice
     from floodwall.ingest.smtp_source import SmtpSource
     from floodwall.mail.delivery import RetryPolicy
     from floodwall.mail.gateway import Gateway, GatewayConfig
@@ -84,7 +85,7 @@ def run_gateway(args: argparse.Namespace) -> int:
             tls = SmtpSource.tls_context_from(str(args.tls_cert), str(args.tls_key))
         if args.require_tls and tls is None:
             raise ValueError("--require-tls needs --tls-cert and --tls-key")
-        dns_target = parse_dns_setting(settings.mail_dns)
+        verifier = build_verifier(settings.mail_dns, load_psl)
     except (PolicyError, ValueError, OSError) as exc:
         print(f"floodwall gateway: {exc}", file=sys.stderr)
         return 2
@@ -93,18 +94,8 @@ def run_gateway(args: argparse.Namespace) -> int:
         log.info("ClamAV: no clamd answered at %s; attachments are not scanned by ClamAV",
                  ", ".join(DEFAULT_CANDIDATES))  # fmt: skip
     # Sender authentication (SPF, DKIM, DMARC) in the scan workers needs DNS: said once.
-    if dns_target.mode == "off":
-        log.info(
-            'Sender authentication: [mail] dns is "off"; SPF, DKIM and DMARC are not'
-            " verified, only read from the Authentication-Results of trusted hosts"
-        )
-    else:
-        from floodwall.enrich.mail_auth.resolver import Resolver
-
-        if why := Resolver(dns_target).probe():
-            log.warning("Sender authentication: DNS at %s does not answer (%s); SPF, DKIM"
-                        " and DMARC are not verified until it does",
-                        dns_target.describe(), why)  # fmt: skip
+    if why := verifier.probe():
+        (log.info if isinstance(verifier, DnsOff) else log.warning)(not_verified_notice(why))
     config = GatewayConfig(
         relay_host=args.relay[0], relay_port=args.relay[1],
         retry=RetryPolicy(first=args.retry_first), max_queue=args.max_queue,

@@ -7,7 +7,6 @@ input error. jsonl goes to stdout, one object per message; the summary to stderr
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from collections import Counter
 from collections.abc import Mapping
@@ -66,7 +65,12 @@ def run_scan(args: argparse.Namespace) -> int:
     from floodwall.enrich.addresses import mail_source_ip
     from floodwall.enrich.intel.inline import IntelMailDetector, message_observables
     from floodwall.enrich.intel.loading import load_run_intel, origin_context_enricher
-    from floodwall.enrich.mail_auth import DnsOff, build_verifier, file_envelope
+    from floodwall.enrich.mail_auth import (
+        authenticated,
+        build_verifier,
+        file_envelope,
+        not_verified_notice,
+    )
     from floodwall.hunt.observed import MISSING, ObservedArchive, now_stamp
     from floodwall.ingest.mail_source import expand_mail_inputs
     from floodwall.mail.detectors import build_detectors
@@ -100,13 +104,7 @@ def run_scan(args: argparse.Namespace) -> int:
     # Sender authentication (SPF, DKIM, DMARC) needs DNS: off by default, said once.
     dns_down = bool(why := verifier.probe())
     if dns_down:
-        err.print(
-            escape(
-                f"Sender authentication: {why}; SPF, DKIM and DMARC are not verified, "
-                "only read from the Authentication-Results of trusted hosts"
-            )
-        )
-    dns_off = isinstance(verifier, DnsOff)
+        err.print(escape(not_verified_notice(why)))
     not_decided = 0  # messages with a result left at temperror
     detectors = build_detectors(settings, clamd)
     # Threat intel (issue 4): sender, links, attachment hashes and source address.
@@ -158,12 +156,10 @@ def run_scan(args: argparse.Namespace) -> int:
             for path, source in inputs:
                 for raw in source.read(path, intake):
                     msg = parse_message(raw)
-                    auth = DnsOff.RESULT if dns_off else verifier.verify(
-                        raw.data, msg, file_envelope(msg)
-                    )  # fmt: skip
-                    if any(c.result == "temperror" for c in auth.checks):
+                    msg = authenticated(msg, raw.data, verifier, file_envelope)
+                    checks = msg.sender_auth.checks if msg.sender_auth else ()
+                    if any(c.result == "temperror" for c in checks):
                         not_decided += 1
-                    msg = dataclasses.replace(msg, sender_auth=auth)
                     batch.append(scan_message(msg, detectors, policy))
                     progress.advance(task)
                     if len(batch) >= 256:

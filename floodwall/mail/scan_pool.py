@@ -6,197 +6,39 @@ Workers are started with ``spawn``: the gateway process has threads, and ``fork`
 would copy their locks in whatever state they were.
 
 A message must get a verdict whatever happens to its scan. A scan that runs past its
-time is interrupted inside the worker (SIGALRM, repeating, so each remaining detector
-fails fast) and the message becomes unscannable; a worker that hangs in C code or
-dies (segfault, out of memory) is killed and replaced, and the message becomes
-unscannable too. Unscannable mail is held by default (the policy decides).
+time is interrupted inside the worker (``scan_worker.py``: the worker's side) and the
+message becomes unscannable; a worker that hangs in C code or dies (segfault, out of
+memory) is killed and replaced, and the message becomes unscannable too. Unscannable
+mail is held by default (the policy decides).
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import hashlib
 import logging
 import multiprocessing
-import os
 import pickle
 import random
-import signal
 import socket
-import struct
-import threading
-import time
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from types import FrameType
 from typing import Any
 
-from floodwall.detect.mail.clamd import ClamdClient
-from floodwall.detect.mail.reference import load_psl
-from floodwall.enrich.mail_auth import SenderVerifier, build_verifier, session_envelope
-from floodwall.ingest.mail_source import RawMail
-from floodwall.mail.detectors import build_detectors
-from floodwall.mail.scan import MailDetector, ScanResult, scan_message
-from floodwall.normalize.mime import parse_message
-from floodwall.records import MailMessage, Origin
-from floodwall.respond.policy import Policy
-from floodwall.settings import Settings
+from floodwall.mail.scan import ScanResult
+from floodwall.mail.scan_worker import (
+    FRAME,
+    ScanConfig,
+    SmtpSession,
+    WorkerState,
+    build_worker,
+    scan_one,
+    serve,
+    unscannable_result,
+)
 
 __all__ = ["ScanConfig", "ScanError", "ScanPool", "SmtpSession", "unscannable_result"]
 
-#: What the SMTP session told: the client's address, MAIL FROM and HELO (RFC 5321 §2.3.1).
-SmtpSession = tuple[str, str, str]
-
 log = logging.getLogger("floodwall.gateway")
-
-
-@dataclass(frozen=True)
-class ScanConfig:
-    """What a worker needs to build its detectors: passed in, never read from a global."""
-
-    settings: Settings
-    policy: Policy
-    use_clamd: bool = True
-    timeout: float = 60.0  # seconds one message may take
-    use_intel: bool = True  # match messages against the imported threat intel
-
-
-class ScanTimeout(Exception):
-    """Raised in a worker by SIGALRM when a scan runs past its time."""
-
-
-@dataclass(frozen=True)
-class _WorkerState:
-    detectors: list[MailDetector]
-    policy: Policy
-    timeout: float
-    use_alarm: bool
-    verifier: SenderVerifier  # SPF, DKIM, DMARC ([mail] dns)
-
-
-# One per worker process, set by the pool's initializer: a process pool can hand its
-# workers state only this way. The gateway process itself never reads it.
-_worker: _WorkerState | None = None
-
-
-def _build(config: ScanConfig, use_alarm: bool) -> _WorkerState:
-    clamd = ClamdClient.find() if config.use_clamd else None
-    detectors = build_detectors(config.settings, clamd)
-    # Threat intel (issue 4): each worker loads the matcher once, from the compact cache.
-    from floodwall.enrich.intel.inline import IntelMailDetector
-    from floodwall.enrich.intel.loading import load_run_intel
-
-    if config.use_intel and (matcher := load_run_intel(config.settings)) is not None:
-        detectors.append(IntelMailDetector(matcher))
-    verifier = build_verifier(config.settings.mail_dns, load_psl)
-    verifier.probe()  # a resolver down from the start fails lookups at once, not by timeout
-    return _WorkerState(detectors, config.policy, config.timeout, use_alarm, verifier)
-
-
-def _watch_parent(parent: int) -> None:
-    # A worker holds both ends of its task pipe, so it never sees EOF when the gateway
-    # is killed (kill -9, OOM): it would wait for work forever. It leaves instead.
-    while os.getppid() == parent:
-        time.sleep(1.0)
-    os._exit(1)
-
-
-def _init_worker(config: ScanConfig) -> None:
-    global _worker
-    # Ctrl-C reaches the whole process group: the parent finishes in-flight work and
-    # then stops the pool, so the workers must not die first.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
-    _worker = _build(config, use_alarm=True)
-
-
-def _on_alarm(signum: int, frame: FrameType | None) -> None:
-    raise ScanTimeout("scan took too long")
-
-
-def _slim(result: ScanResult) -> ScanResult:
-    """The result without attachment bytes and body text, which nothing after the scan
-    reads: only this crosses back from the worker."""
-    msg = result.message
-    attachments = tuple(dataclasses.replace(a, data=b"") for a in msg.attachments)
-    slim = dataclasses.replace(msg, attachments=attachments, text="", html="")
-    return dataclasses.replace(result, message=slim)
-
-
-def _scan(
-    state: _WorkerState, raw: bytes, path: str, session: SmtpSession | None = None
-) -> ScanResult:
-    if state.use_alarm:
-        signal.signal(signal.SIGALRM, _on_alarm)
-        # Repeats each second after the first expiry: every detector still to run then
-        # fails at once, and scan_message records each failure as unscannable.
-        signal.setitimer(signal.ITIMER_REAL, state.timeout, 1.0)
-    try:
-        message = parse_message(RawMail(Origin(path, 1), raw))
-        if session is not None:  # sender authentication, within the scan's time limit
-            envelope = session_envelope(message, *session)
-            auth = state.verifier.verify(raw, message, envelope)
-            message = dataclasses.replace(message, sender_auth=auth)
-        return _slim(scan_message(message, state.detectors, state.policy))
-    except ScanTimeout:
-        return unscannable_result(raw, path, state.policy, "scan took too long")
-    finally:
-        if state.use_alarm:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-
-
-# -- the worker's side of its socket ---------------------------------------------------
-# Each frame is an 8-byte length and a pickle. Requests are (raw, path, session); replies are
-# (True, ScanResult) or (False, "what went wrong"); an empty frame says "ready".
-_FRAME = struct.Struct("!Q")
-
-
-def _recv_exactly(sock: socket.socket, size: int) -> bytearray | None:
-    buf = bytearray(size)
-    view, got = memoryview(buf), 0
-    while got < size:
-        n = sock.recv_into(view[got:])
-        if not n:
-            return None  # the gateway closed its end, or died
-        got += n
-    return buf
-
-
-def _serve(sock: socket.socket, config: ScanConfig) -> None:
-    """A scan worker process: build the detectors, say "ready", then scan until EOF."""
-    _init_worker(config)
-    state = _worker
-    assert state is not None
-    sock.sendall(_FRAME.pack(0))
-    while (head := _recv_exactly(sock, _FRAME.size)) is not None:
-        body = _recv_exactly(sock, _FRAME.unpack(head)[0])
-        if body is None:
-            break
-        raw, path, session = pickle.loads(body)
-        reply: tuple[bool, ScanResult | str]
-        try:
-            reply = (True, _scan(state, raw, path, session))
-        except Exception as exc:
-            reply = (False, f"{type(exc).__name__}: {exc}")
-        data = pickle.dumps(reply, pickle.HIGHEST_PROTOCOL)
-        sock.sendall(_FRAME.pack(len(data)) + data)
-    sock.close()
-
-
-def unscannable_result(raw: bytes, path: str, policy: Policy, reason: str) -> ScanResult:
-    """A result for a message whose scan could not finish: unscannable, held by default."""
-    message = MailMessage(
-        origin=Origin(path, 1),
-        message_id="",
-        sha256=hashlib.sha256(raw).hexdigest(),
-        headers=(),
-        from_addr="",
-        from_name="",
-        unscannable=(reason,),
-    )
-    return ScanResult(message, (), policy.decide([], [reason]))
 
 
 class ScanError(Exception):
@@ -217,12 +59,12 @@ class _Worker:
         self.scans = 0
 
     async def frame(self) -> bytes:
-        head = await self.reader.readexactly(_FRAME.size)
-        return await self.reader.readexactly(_FRAME.unpack(head)[0])
+        head = await self.reader.readexactly(FRAME.size)
+        return await self.reader.readexactly(FRAME.unpack(head)[0])
 
     async def call(self, raw: bytes, path: str, session: SmtpSession | None) -> ScanResult:
         payload = pickle.dumps((raw, path, session), pickle.HIGHEST_PROTOCOL)
-        self.writer.write(_FRAME.pack(len(payload)))
+        self.writer.write(FRAME.pack(len(payload)))
         self.writer.write(payload)
         await self.writer.drain()
         ok, value = pickle.loads(await self.frame())
@@ -260,7 +102,7 @@ class ScanPool:
         self.recycle_after = recycle_after
         self.grace = grace  # seconds past the scan's own time limit before a kill
         self.started = 0  # worker processes started so far (for tests and figures)
-        self._local: _WorkerState | None = None
+        self._local: WorkerState | None = None
         self._thread: ThreadPoolExecutor | None = None
         self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
         self._all: set[_Worker] = set()
@@ -275,7 +117,7 @@ class ScanPool:
     async def start(self) -> None:
         """Start the workers and wait until each has built its detectors."""
         if self.workers <= 0:
-            self._local = await asyncio.to_thread(_build, self.config, False)
+            self._local = await asyncio.to_thread(build_worker, self.config, False)
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="floodwall-scan")
         else:
             for worker in await asyncio.gather(*(self._spawn() for _ in range(self.workers))):
@@ -287,7 +129,7 @@ class ScanPool:
     async def _spawn(self) -> _Worker:
         parent, child = socket.socketpair()
         proc = multiprocessing.get_context("spawn").Process(
-            target=_serve, args=(child, self.config), name="floodwall-scan", daemon=True
+            target=serve, args=(child, self.config), name="floodwall-scan", daemon=True
         )
         try:
             await asyncio.to_thread(proc.start)
@@ -355,7 +197,8 @@ class ScanPool:
         if self._local is not None:
             assert self._thread is not None
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._thread, _scan, self._local, raw, path, session)
+            local = self._local
+            return await loop.run_in_executor(self._thread, scan_one, local, raw, path, session)
         for attempt in (1, 2):
             worker = await self._idle.get()
             try:

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from gw_util import ham, sample
 
-from floodwall.mail.scan_pool import ScanConfig, ScanPool, _build, _scan
+from floodwall.mail.scan_pool import ScanConfig, ScanPool
+from floodwall.mail.scan_worker import build_worker, scan_one
 from floodwall.respond.policy import Policy
 from floodwall.settings import Settings
 
@@ -40,8 +41,8 @@ def is_gone(pid: int) -> bool:
 
 def test_workers_give_what_in_process_scanning_gives(tmp_path: Path) -> None:
     cfg = config(tmp_path)
-    local = _build(cfg, False)
-    expected = [_scan(local, m, "x").verdict for m in MESSAGES]
+    local = build_worker(cfg, False)
+    expected = [scan_one(local, m, "x").verdict for m in MESSAGES]
 
     async def run() -> tuple[list[object], list[int]]:
         pool = ScanPool(cfg, workers=2)

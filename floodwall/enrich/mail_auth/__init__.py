@@ -14,6 +14,7 @@ MAIL FROM from ``Return-Path`` (RFC 5321 §4.4), which the final delivery wrote.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -27,8 +28,10 @@ __all__ = [
     "DnsOff",
     "DnsTarget",
     "SenderVerifier",
+    "authenticated",
     "build_verifier",
     "file_envelope",
+    "not_verified_notice",
     "parse_dns_setting",
     "session_envelope",
 ]
@@ -73,6 +76,29 @@ def build_verifier(setting: str, psl: Callable[[], SuffixList]) -> SenderVerifie
     from floodwall.enrich.mail_auth.verifier import SenderAuthVerifier  # dnspython, dkimpy
 
     return SenderAuthVerifier(target, psl())
+
+
+def authenticated(
+    msg: MailMessage,
+    raw: bytes,
+    verifier: SenderVerifier,
+    envelope: Callable[[MailMessage], SmtpEnvelope],
+) -> MailMessage:
+    """``msg`` with Floodwall's own results (``raw`` as received, for DKIM's hashes).
+    ``envelope(msg)`` is worked out (Received headers read) only when there is a lookup
+    to make: with ``dns = "off"`` every message gets the same result."""
+    off = isinstance(verifier, DnsOff)
+    auth = DnsOff.RESULT if off else verifier.verify(raw, msg, envelope(msg))
+    return dataclasses.replace(msg, sender_auth=auth)
+
+
+def not_verified_notice(why: str) -> str:
+    """What ``mail scan`` and the gateway say once when lookups cannot be made (``why``,
+    from ``probe``)."""
+    return (
+        f"Sender authentication: {why}; SPF, DKIM and DMARC are not verified, only read "
+        "from the Authentication-Results of trusted hosts"
+    )
 
 
 def file_envelope(
