@@ -42,7 +42,6 @@ from floodwall.detect.mail.macro_autoexec import MacroAutoexecDetector
 from floodwall.detect.mail.macro_suspicious import MacroSuspiciousDetector
 from floodwall.detect.mail.office_dde import OfficeDdeDetector
 from floodwall.detect.mail.onenote_embedded import OnenoteEmbeddedDetector
-from floodwall.detect.mail.open_redirect import load_redirectors
 from floodwall.detect.mail.pdf_active import PdfActiveDetector
 from floodwall.detect.mail.reference import (
     as_domains,
@@ -51,6 +50,7 @@ from floodwall.detect.mail.reference import (
     load_freemail,
     load_phrases,
     load_psl,
+    load_redirectors,
     load_shorteners,
 )
 from floodwall.detect.mail.remote_template import RemoteTemplateDetector

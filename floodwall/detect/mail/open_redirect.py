@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import base64
 import re
-from pathlib import Path
-from typing import ClassVar, NamedTuple
+from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
 from floodwall.detect.mail.domains import SuffixList, domain_of, host_of, registered_domain
 from floodwall.detect.mail.findings import detector_finding
-from floodwall.detect.mail.reference import REFERENCE
+from floodwall.detect.mail.reference import Redirector
 from floodwall.records import Finding, MailMessage, Observable, Severity
 
 MAX_URL = 8192  # characters of a link read: the host, and a redirector's target, come first
@@ -25,30 +24,6 @@ _FAMILY = re.compile(r"([a-z0-9-]+)\.(?:com|(?:com?\.)?[a-z]{2})")
 _SCHEME = re.compile(r"\A(https?):[/\\]*", re.I)
 _BARE_HOST = re.compile(r"[a-z0-9-]+(?:\.[a-z0-9-]+)+(?:[/:?#]|$)", re.I)  # "evil.com/x"
 _HOST = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)+|[0-9a-f:.]*:[0-9a-f:.]*")
-
-
-class Redirector(NamedTuple):
-    """One line of ``redirectors.txt``: host, path prefix and where the target is written."""
-
-    host: str
-    path: str
-    decoder: str  # param | path | bing | goog | proofpoint
-    names: tuple[str, ...] = ()
-    wrapper: bool = False  # a gateway's link rewriter: followed, never reported
-
-
-def load_redirectors(path: Path | None = None) -> tuple[Redirector, ...]:
-    """The bundled list (``floodwall/data/reference/redirectors.txt``), read at the edge."""
-    out, wrapper = [], False
-    text = (path or REFERENCE / "redirectors.txt").read_text("utf-8")
-    for line in filter(None, (raw.partition("#")[0].strip() for raw in text.splitlines())):
-        wrapper = line == "[wrapper]" if line.startswith("[") else wrapper
-        if not line.startswith("["):
-            host, prefix, spec = line.split()
-            decoder, _, names = spec.partition("=")
-            args = tuple(filter(None, names.split(",")))
-            out.append(Redirector(host.lower(), prefix.lower(), decoder, args, wrapper))
-    return tuple(out)
 
 
 def _unquote(value: str) -> str:

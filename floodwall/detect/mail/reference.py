@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from publicsuffixlist import PublicSuffixList
 
@@ -158,6 +159,29 @@ def _lines(path: Path) -> list[str]:
     """Non-empty lines of a text file, without ``#`` comments."""
     text = path.read_text("utf-8")
     return [s for line in text.splitlines() if (s := line.partition("#")[0].strip())]
+
+
+class Redirector(NamedTuple):
+    """One line of ``redirectors.txt``: host, path prefix and where the target is written."""
+
+    host: str
+    path: str
+    decoder: str  # param | path | bing | goog | proofpoint
+    names: tuple[str, ...] = ()
+    wrapper: bool = False  # a gateway's link rewriter: followed, never reported
+
+
+def load_redirectors(path: Path | None = None) -> tuple[Redirector, ...]:
+    """The bundled list (``floodwall/data/reference/redirectors.txt``), read at the edge."""
+    out, wrapper = [], False
+    for line in _lines(path or REFERENCE / "redirectors.txt"):
+        wrapper = line == "[wrapper]" if line.startswith("[") else wrapper
+        if not line.startswith("["):
+            host, prefix, spec = line.split()
+            decoder, _, names = spec.partition("=")
+            args = tuple(filter(None, names.split(",")))
+            out.append(Redirector(host.lower(), prefix.lower(), decoder, args, wrapper))
+    return tuple(out)
 
 
 def load_brands(psl: SuffixList, folder: Path | None = None) -> Brands:

@@ -17,9 +17,8 @@ from floodwall.detect.mail.open_redirect import (
     MAX_URL,
     TOO_DEEP,
     OpenRedirectDetector,
-    Redirector,
-    load_redirectors,
 )
+from floodwall.detect.mail.reference import Redirector, load_redirectors
 from floodwall.ingest.mail_source import RawMail
 from floodwall.normalize.mime import parse_message
 from floodwall.records import Origin
