@@ -118,14 +118,11 @@ class DisplayNameImpersonationDetector:
         for brand in sorted(terms & self.brand_set):
             own = sender in self.brands.domains[brand] or sender_label == brand
             sibling = brand in sender_label and sender in self.brands.known
-            if own or sibling or self._sends_to_brand(msg, brand):
+            if own or sibling or self._sends_to(msg, self.brands.domains[brand]):
                 continue
             if not self._built_by_brand(msg, brand):
                 return "brand", brand
         return None
-
-    def _sends_to_brand(self, msg: MailMessage, brand: str) -> bool:
-        return self._sends_to(msg, self.brands.domains[brand])
 
     def _sends_to(self, msg: MailMessage, own: Collection[str]) -> bool:
         """Whether half or more of the message's web links lead to the claimed sender's
