@@ -49,16 +49,20 @@ class Lock(enum.Enum):
     UNREADABLE = "not readable"  # damaged, hostile, or over MAX_BYTES
 
 
+def may_be_encrypted(data: bytes) -> bool:
+    """Whether ``data`` can hold an Encrypt entry. It is in the trailer or the
+    cross-reference stream's dictionary, which are never compressed (ISO 32000-1 7.5.5,
+    7.5.8.2); a name may spell letters as #xx (7.3.5), so a file with such a name may too.
+    Most PDFs have neither, and parsing each with pypdf was the costliest step of a scan."""
+    return b"/Encrypt" in data or _ESCAPED_NAME.search(data) is not None
+
+
 def pdf_lock(data: bytes) -> tuple[Lock, PdfReader | None]:
     """How ``data`` is locked, and for ``Lock.USER`` the reader to try passwords on with
     ``opens``. Never raises."""
     if len(data) > MAX_BYTES:
         return Lock.UNREADABLE, None
-    # The Encrypt entry is in the trailer or the cross-reference stream's dictionary,
-    # which are never compressed (ISO 32000-1 7.5.5, 7.5.8.2); a name may spell letters
-    # as #xx (7.3.5), so a file with such a name is read too. Most PDFs have neither,
-    # and parsing each with pypdf was the costliest step of a scan.
-    if b"/Encrypt" not in data and not _ESCAPED_NAME.search(data):
+    if not may_be_encrypted(data):
         return Lock.NONE, None
     # Imported at the first PDF: pypdf costs ~0.1 s to import, more than all detectors.
     from pypdf import PasswordType, PdfReader
@@ -102,7 +106,13 @@ class EncryptedPdfDetector:
         out: list[Finding] = []
         words: list[str] | None = None
         budget, tries = MAX_PARSED, MAX_TRIES
-        pdfs = [a for a in msg.attachments if a.true_type == "pdf" and len(a.data) <= MAX_BYTES]
+        # Only the PDFs pypdf will read count against the limits: plain PDFs sent along
+        # must not use them up before the locked one.
+        pdfs = [
+            a
+            for a in msg.attachments
+            if a.true_type == "pdf" and len(a.data) <= MAX_BYTES and may_be_encrypted(a.data)
+        ]
         for att in pdfs[:MAX_PDFS]:
             if (budget := budget - len(att.data)) < 0:
                 break

@@ -319,12 +319,20 @@ def test_pdfs_of_a_message_are_read_within_the_budget(monkeypatch: pytest.Monkey
         return Lock.UNREADABLE, None
 
     monkeypatch.setattr(encrypted_pdf, "pdf_lock", lock)
-    big = b"%PDF-1.7\n" + bytes(MAX_BYTES - 9)
+    big = b"%PDF-1.7\n/Encrypt" + bytes(MAX_BYTES - 17)
     msg = message(
         PW, *[(f"d{i}.pdf", big, "pdf") for i in range(10)], ("huge.pdf", big + b"x", "pdf")
     )
     assert DETECTOR.detect(msg) == []
     assert read == [MAX_BYTES] * (MAX_PARSED // MAX_BYTES)
+
+
+def test_plain_pdfs_do_not_use_up_the_budget_of_a_locked_one() -> None:
+    plain = b"%PDF-1.7\n" + bytes(MAX_BYTES - 9)  # no Encrypt entry: not handed to pypdf
+    msg = message(
+        PW, *[(f"d{i}.pdf", plain, "pdf") for i in range(10)], ("doc.pdf", ENCRYPTED, "pdf")
+    )
+    assert [f.evidence["password"] for f in DETECTOR.detect(msg)] == ["7731"]
 
 
 def test_pdf_lock_states() -> None:
