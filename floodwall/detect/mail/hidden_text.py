@@ -14,8 +14,7 @@ import re
 from typing import Any, ClassVar
 
 from floodwall.detect.mail.findings import detector_finding
-from floodwall.detect.sigma.anchor_filter import collect
-from floodwall.detect.sigma.prefilter import HyperscanCache
+from floodwall.detect.sigma.prefilter import HyperscanCache, has_match
 from floodwall.records import Finding, MailMessage, Severity
 
 MAX_HTML = 1_000_000  # past the first megabyte of HTML, nothing is read
@@ -46,10 +45,7 @@ _FAR = (
 def has_far_number(html: str, db: Any) -> bool:
     """Whether ``html`` (its first ``MAX_HTML`` characters) has a number that large
     before a unit; ``db``: ``_FAR`` compiled (``far_numbers_db``)."""
-    hits: list[int] = []
-    db.scan(html[:MAX_HTML].encode("utf-8", "surrogatepass"), match_event_handler=collect,
-            context=hits)  # fmt: skip
-    return bool(hits)
+    return has_match(db, html[:MAX_HTML].encode("utf-8", "surrogatepass"))
 
 
 def far_numbers_db() -> Any:

@@ -100,3 +100,17 @@ class HyperscanCache:
             return db
 
         return self._load_or_build(f"regex\0{flags}\0{pattern}", build)
+
+
+def has_match(db: Any, data: bytes) -> bool:
+    """Whether any pattern of ``db`` (``HyperscanCache.patterns``) occurs in ``data``;
+    the scan stops at the first match."""
+
+    def stop(pattern: int, start: int, end: int, flags: int, context: Any) -> bool:
+        return True  # a true return ends the scan (hs_scan's callback contract)
+
+    try:
+        db.scan(data, match_event_handler=stop)
+    except hyperscan.ScanTerminated:
+        return True
+    return False
