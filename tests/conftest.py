@@ -6,8 +6,9 @@ import importlib.util
 import struct
 import sys
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -65,3 +66,21 @@ def hyperscan_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One cache of compiled Hyperscan databases for the session (the default rules'
     anchor database takes seconds to compile), shared by test workers."""
     return tmp_path_factory.getbasetemp().parent / "floodwall-hyperscan-cache"
+
+
+@pytest.fixture(scope="session")
+def example_key() -> tuple[bytes, str]:
+    """A DKIM key pair for the example zone: (private PEM, public TXT record)."""
+    import dns_util
+
+    return dns_util.dkim_key()
+
+
+@pytest.fixture
+def example_dns(example_key: tuple[bytes, str]) -> Iterator[Any]:
+    """A DNS server on loopback serving the example zone (``dns_util.add_example_zone``)."""
+    import dns_util
+
+    with dns_util.DnsServer() as srv:
+        dns_util.add_example_zone(srv, example_key[1])
+        yield srv

@@ -8,7 +8,6 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,27 +23,15 @@ RECEIVED = (
 )
 
 
-@pytest.fixture(scope="module")
-def key() -> tuple[bytes, str]:
-    return du.dkim_key()
-
-
 @pytest.fixture
-def server(key: tuple[bytes, str]) -> Iterator[du.DnsServer]:
-    with du.DnsServer() as srv:
-        du.add_example_zone(srv, key[1])
-        yield srv
-
-
-@pytest.fixture
-def mails(tmp_path: Path, key: tuple[bytes, str]) -> Path:
+def mails(tmp_path: Path, example_key: tuple[bytes, str]) -> Path:
     folder = tmp_path / "mail"
     folder.mkdir()
     head = RECEIVED.format(mail_from="bounce@example.net")
     # From the bank's domain, sent from the attacker's server and envelope: DMARC fails.
     (folder / "spoofed.eml").write_bytes(head.encode() + du.message())
     # Signed by the bank, then its body altered: DKIM and DMARC fail.
-    signed = du.dkim_sign(du.message(), "example.com", "sel", key[0])
+    signed = du.dkim_sign(du.message(), "example.com", "sel", example_key[0])
     (folder / "altered.eml").write_bytes(head.encode() + signed.replace(b"ready", b"late"))
     # Signed by the bank and intact: DKIM and DMARC pass, whatever SPF says.
     (folder / "genuine.eml").write_bytes(head.encode() + signed)
@@ -72,9 +59,9 @@ def symbol(obj: dict[str, Any], sid: str = "mail.auth_fail") -> dict[str, Any] |
 
 
 def test_own_verification_through_loopback_dns(
-    tmp_path: Path, server: du.DnsServer, mails: Path
+    tmp_path: Path, example_dns: du.DnsServer, mails: Path
 ) -> None:
-    r = scan(tmp_path / "data", mails, dns=server.address)
+    r = scan(tmp_path / "data", mails, dns=example_dns.address)
     assert r.returncode in (0, 1), r.stderr
     assert "Sender authentication" not in r.stderr  # DNS answered: nothing to say
     got = by_name(r.stdout)
@@ -93,12 +80,12 @@ def test_own_verification_through_loopback_dns(
     assert found is not None and "dkim=fail" in found["reason"]
     assert "dkim=pass" in genuine["authentication"] and "dmarc=pass" in genuine["authentication"]
     assert symbol(genuine) is None
-    asked = {name for name, _ in server.queries}
+    asked = {name for name, _ in example_dns.queries}
     assert {"example.net.", "_dmarc.example.com.", "sel._domainkey.example.com."} <= asked
 
 
 def test_dns_off_is_said_once_and_nothing_claimed(
-    tmp_path: Path, server: du.DnsServer, mails: Path
+    tmp_path: Path, example_dns: du.DnsServer, mails: Path
 ) -> None:
     r = scan(tmp_path / "data", mails, dns=None)  # no floodwall.toml: the default, off
     assert r.stderr.count("Sender authentication") == 1, r.stderr
@@ -106,7 +93,7 @@ def test_dns_off_is_said_once_and_nothing_claimed(
     for obj in by_name(r.stdout).values():
         assert obj["authentication"] == 'floodwall; none (not verified: [mail] dns is "off")'
         assert symbol(obj) is None
-    assert server.queries == []
+    assert example_dns.queries == []
 
 
 def test_unreachable_dns_is_said_once_and_fast(tmp_path: Path, mails: Path) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import smtplib
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import dns_util as du
@@ -25,18 +24,6 @@ POSTFIX_HOP = (
 )
 
 
-@pytest.fixture(scope="module")
-def key() -> tuple[bytes, str]:
-    return du.dkim_key()
-
-
-@pytest.fixture
-def server(key: tuple[bytes, str]) -> Iterator[du.DnsServer]:
-    with du.DnsServer() as srv:
-        du.add_example_zone(srv, key[1])
-        yield srv
-
-
 def send(port: int, data: bytes, mail_from: str, helo: str) -> tuple[int, str]:
     with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
         smtp.ehlo(helo)
@@ -47,7 +34,7 @@ def send(port: int, data: bytes, mail_from: str, helo: str) -> tuple[int, str]:
 
 
 def test_gateway_verifies_the_session_sender(
-    tmp_path: Path, server: du.DnsServer, key: tuple[bytes, str]
+    tmp_path: Path, example_dns: du.DnsServer, example_key: tuple[bytes, str]
 ) -> None:
     policy_path = tmp_path / "policy.toml"
     policy_path.write_text(TEST_POLICY)
@@ -55,10 +42,10 @@ def test_gateway_verifies_the_session_sender(
     try:
         with InProcessGateway(
             tmp_path / "data", sink.port, policy=Policy.load(policy_path), workers=1,
-            mail_dns=server.address,
+            mail_dns=example_dns.address,
         ) as gw:  # fmt: skip
             spoofed = (POSTFIX_HOP + "X-Test-Token: spoofed\r\n").encode() + du.message()
-            genuine = du.dkim_sign(du.message(), "example.com", "sel", key[0])
+            genuine = du.dkim_sign(du.message(), "example.com", "sel", example_key[0])
             genuine = (POSTFIX_HOP + "X-Test-Token: genuine\r\n").encode() + genuine
             assert send(gw.port, spoofed, "bounce@example.net", "mail.example.net")[0] == 250
             assert send(gw.port, genuine, "bounce@example.net", "mail.example.net")[0] == 250
@@ -72,11 +59,11 @@ def test_gateway_verifies_the_session_sender(
     assert "mail.auth_fail" in got["spoofed"]["X-Floodwall-Symbols"]
     # Signed by the bank: DKIM and DMARC pass, nothing added.
     assert got["genuine"]["X-Floodwall-Verdict"] is None
-    asked = {name for name, _ in server.queries}
+    asked = {name for name, _ in example_dns.queries}
     assert {"example.net.", "_dmarc.example.com.", "sel._domainkey.example.com."} <= asked
 
 
-def test_gateway_with_dns_off_makes_no_lookup(tmp_path: Path, server: du.DnsServer) -> None:
+def test_gateway_with_dns_off_makes_no_lookup(tmp_path: Path, example_dns: du.DnsServer) -> None:
     sink = Sink().start()
     try:
         with InProcessGateway(tmp_path / "data", sink.port) as gw:
@@ -87,7 +74,7 @@ def test_gateway_with_dns_off_makes_no_lookup(tmp_path: Path, server: du.DnsServ
     finally:
         sink.close()
     assert "mail.auth_fail" not in (got.headers()["X-Floodwall-Symbols"] or "")
-    assert server.queries == []
+    assert example_dns.queries == []
 
 
 def test_gateway_with_unreachable_dns_says_so_and_goes_on(tmp_path: Path) -> None:
