@@ -39,12 +39,25 @@ class Verdict:
     unscannable: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Group:
+    """Findings whose weights add up to at most ``max_score`` together, as an rspamd
+    symbol group's ``max_score`` caps it: several weak signals of one kind (wording) must
+    not pass for a strong one."""
+
+    name: str
+    members: frozenset[str]
+    max_score: float
+
+
 @dataclass(frozen=True)
 class Policy:
-    """Weights per finding id, fallbacks per severity, thresholds per action."""
+    """Weights per finding id, fallbacks per severity, thresholds per action, and the
+    groups whose total is capped."""
 
     weights: Mapping[str, float]
     severity_weights: Mapping[Severity, float]
+    groups: tuple[Group, ...] = ()
     tag: float = 4.0
     quarantine: float = 8.0
     reject: float = 15.0
@@ -67,13 +80,14 @@ class Policy:
                 severity_weights={
                     Severity.parse(k): float(v) for k, v in doc.get("severity_weights", {}).items()
                 },
+                groups=_groups(doc.get("groups", {})),
                 tag=float(th.get("tag", 4.0)),
                 quarantine=float(th.get("quarantine", 8.0)),
                 reject=float(th.get("reject", 15.0)),
                 unscannable_action=str(doc.get("unscannable", {}).get("action", "quarantine")),
                 source=source,
             )
-        except (tomllib.TOMLDecodeError, TypeError, ValueError) as exc:
+        except (tomllib.TOMLDecodeError, TypeError, ValueError, KeyError, AttributeError) as exc:
             raise PolicyError(f"{source}: {exc}") from exc
         if policy.unscannable_action not in ACTIONS:
             raise PolicyError(f"{source}: unscannable.action must be one of {ACTIONS}")
@@ -95,6 +109,8 @@ class Policy:
             if f.id not in symbols:
                 reason = str(f.evidence.get("reason", f.title))
                 symbols[f.id] = Symbol(f.id, self.weight(f), reason)
+        for group in self.groups:
+            _cap(group, symbols)
         score = round(sum(s.score for s in symbols.values()), 2)
         action = "accept"
         for name, threshold in (("tag", self.tag), ("quarantine", self.quarantine),
@@ -109,3 +125,37 @@ class Policy:
                 action = self.unscannable_action
         ordered = tuple(sorted(symbols.values(), key=lambda s: (-s.score, s.id)))
         return Verdict(action, score, ordered, problems)
+
+
+def _groups(table: Mapping[str, Any]) -> tuple[Group, ...]:
+    """``[groups.NAME]`` tables: ``symbols = [ids]`` and ``max_score``."""
+    groups = []
+    for name, spec in table.items():
+        members = spec["symbols"]
+        if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
+            raise ValueError(f"groups.{name}.symbols must be a list of finding ids")
+        cap = float(spec["max_score"])
+        if cap < 0:
+            raise ValueError(f"groups.{name}.max_score must not be negative")
+        groups.append(Group(str(name), frozenset(members), cap))
+    seen: set[str] = set()
+    for g in groups:
+        if seen & g.members:
+            raise ValueError(f"groups.{g.name} shares a finding id with another group")
+        seen |= g.members
+    return tuple(groups)
+
+
+def _cap(group: Group, symbols: dict[str, Symbol]) -> None:
+    """Cut the group's symbols to ``max_score`` in all: the heaviest keep their weight,
+    the rest are cut down (to 0 if need be) and say so, so the symbols still add up to
+    the verdict's score."""
+    members = sorted(
+        (s for s in symbols.values() if s.id in group.members), key=lambda s: (-s.score, s.id)
+    )
+    left = group.max_score
+    for s in members:
+        if s.score > left:
+            note = f"{s.reason} (cut from {s.score:g}: {group.name} capped at {group.max_score:g})"
+            symbols[s.id] = Symbol(s.id, round(max(left, 0.0), 2), note)
+        left -= s.score

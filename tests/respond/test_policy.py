@@ -66,6 +66,16 @@ def test_symbols_carry_reasons_and_sort_by_weight() -> None:
         ("[unscannable]\naction = 'deliver'\n", "unscannable.action"),
         ("[weights\n", "policy.toml"),
         ("[weights]\n'mail.x' = 'heavy'\n", "policy.toml"),
+        ("[groups.w]\nmax_score = 3\n", "symbols"),
+        ("[groups.w]\nsymbols = 'mail.x'\nmax_score = 3\n", "list of finding ids"),
+        ("[groups.w]\nsymbols = ['mail.x']\nmax_score = -1\n", "must not be negative"),
+        ("[groups.w]\nsymbols = ['mail.x']\n", "max_score"),
+        ("groups = 3\n", "policy.toml"),
+        (
+            "[groups.a]\nsymbols = ['mail.x']\nmax_score = 1\n"
+            "[groups.b]\nsymbols = ['mail.x']\nmax_score = 1\n",
+            "shares a finding id",
+        ),
     ],
 )
 def test_bad_policy_files_are_clear_errors(tmp_path: Path, text: str, message: str) -> None:
@@ -79,3 +89,61 @@ def test_unscannable_can_be_delivered_by_choice(tmp_path: Path) -> None:
     path = tmp_path / "policy.toml"
     path.write_text("[unscannable]\naction = 'tag'\n")
     assert Policy.load(path).decide([], ("truncated MIME",)).action == "tag"
+
+
+WORDING = ("mail.credential_wording", "mail.prize_lure", "mail.crypto_lure")
+
+
+@pytest.mark.parametrize(
+    ("ids", "action", "score", "scores"),
+    [
+        # every wording signal at once stays below the tag threshold
+        # (equal weights: the first id keeps its weight)
+        (
+            WORDING,
+            "accept",
+            3.5,
+            {"mail.crypto_lure": 2.0, "mail.prize_lure": 1.5, "mail.credential_wording": 0.0},
+        ),
+        (WORDING[1:], "accept", 3.5, {"mail.crypto_lure": 2.0, "mail.prize_lure": 1.5}),
+        (WORDING[:2], "accept", 3.5, {"mail.prize_lure": 2.0, "mail.credential_wording": 1.5}),
+        (WORDING[2:], "accept", 2.0, {"mail.crypto_lure": 2.0}),
+        # ... but adds its capped weight to a real signal
+        (
+            (*WORDING, "mail.reply_to_mismatch"),
+            "tag",
+            6.5,
+            {
+                "mail.reply_to_mismatch": 3.0,
+                "mail.crypto_lure": 2.0,
+                "mail.prize_lure": 1.5,
+                "mail.credential_wording": 0.0,
+            },
+        ),
+    ],
+)
+def test_wording_group_is_capped(
+    ids: tuple[str, ...], action: str, score: float, scores: dict[str, float]
+) -> None:
+    verdict = Policy.load().decide([finding(i) for i in ids])
+    assert (verdict.action, verdict.score) == (action, score)
+    assert {s.id: s.score for s in verdict.symbols} == scores
+    assert round(sum(s.score for s in verdict.symbols), 2) == verdict.score
+    for s in verdict.symbols:
+        cut = s.score < Policy.load().weights[s.id]
+        assert ("wording capped at 3.5" in s.reason) is cut
+
+
+def test_group_of_a_custom_policy(tmp_path: Path) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text(
+        "[weights]\n'mail.a' = 3.0\n'mail.b' = 3.0\n'mail.c' = 1.0\n"
+        "[groups.pair]\nsymbols = ['mail.a', 'mail.b']\nmax_score = 4\n"
+    )
+    verdict = Policy.load(path).decide([finding("mail.a"), finding("mail.b"), finding("mail.c")])
+    assert (verdict.action, verdict.score) == ("tag", 5.0)
+    assert [(s.id, s.score) for s in verdict.symbols] == [
+        ("mail.a", 3.0),
+        ("mail.b", 1.0),
+        ("mail.c", 1.0),
+    ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from floodwall.detect.mail.callback_lure import CallbackLureDetector
 from floodwall.detect.mail.credential_wording import CredentialWordingDetector
+from floodwall.detect.mail.crypto_lure import CryptoLureDetector
 from floodwall.detect.mail.display_name_impersonation import DisplayNameImpersonationDetector
 from floodwall.detect.mail.free_hosting_link import FreeHostingLinkDetector
 from floodwall.detect.mail.freemail_org_claim import FreemailOrgClaimDetector
@@ -21,6 +22,7 @@ from floodwall.detect.mail.open_redirect import OpenRedirectDetector
 from floodwall.detect.mail.pdf_link_lure import PdfLinkLureDetector
 from floodwall.detect.mail.prize_lure import PrizeLureDetector
 from floodwall.detect.mail.random_sender import RandomSenderDetector
+from floodwall.detect.mail.recipient_in_subject import RecipientInSubjectDetector
 from floodwall.detect.mail.reply_to_freemail import ReplyToFreemailDetector
 from floodwall.detect.mail.reply_to_mismatch import ReplyToMismatchDetector
 from floodwall.detect.mail.return_path_mismatch import ReturnPathMismatchDetector
@@ -42,6 +44,7 @@ PHISHING_DETECTORS: tuple[type, ...] = (
     CredentialWordingDetector,
     PrizeLureDetector,
     CallbackLureDetector,
+    CryptoLureDetector,
     FreeHostingLinkDetector,
     OpenRedirectDetector,
     UnicodeObfuscationDetector,
@@ -52,12 +55,14 @@ PHISHING_DETECTORS: tuple[type, ...] = (
     RandomSenderDetector,
     PdfLinkLureDetector,
     ShortenedOnlyDetector,
+    RecipientInSubjectDetector,
 )
 
 __all__ = [
     "PHISHING_DETECTORS",
     "CallbackLureDetector",
     "CredentialWordingDetector",
+    "CryptoLureDetector",
     "DisplayNameImpersonationDetector",
     "FreeHostingLinkDetector",
     "FreemailOrgClaimDetector",
@@ -70,6 +75,7 @@ __all__ = [
     "PdfLinkLureDetector",
     "PrizeLureDetector",
     "RandomSenderDetector",
+    "RecipientInSubjectDetector",
     "ReplyToFreemailDetector",
     "ReplyToMismatchDetector",
     "ReturnPathMismatchDetector",
