@@ -45,6 +45,7 @@ from floodwall.mail.scan import ScanResult
 from floodwall.mail.scan_pool import ScanPool
 from floodwall.mail.spool import Spool, SpoolCommitter, SpoolEnvelope, new_spool_id
 from floodwall.mail.trace_headers import trace_fields
+from floodwall.respond.header_filter import AUTHSERV_ID, strip_own_fields
 from floodwall.respond.relay import (
     RelayConnection,
     RelayPermanentError,
@@ -73,6 +74,13 @@ class GatewayConfig:
     hop_down_after: int = 3  # consecutive failures that make the next hop "down"
     hop_down_hold: float = 30.0  # seconds it stays down after the last failure
     grace: float = 60.0  # seconds in-flight deliveries get at shutdown
+
+
+def _authentication(result: ScanResult) -> str | None:
+    """Floodwall's Authentication-Results value for a scanned message, None when its
+    sender was not verified at all."""
+    auth = result.message.sender_auth
+    return auth.header_value(AUTHSERV_ID) if auth is not None else None
 
 
 def _age(received: str) -> float:
@@ -183,7 +191,7 @@ class Gateway:
             trace=trace_fields(
                 sid=sid, verdict=verdict, helo=msg.helo, peer=msg.peer,
                 hostname=self.config.hostname, rcpt_to=msg.rcpt_to, tls=msg.tls,
-                when=now.astimezone(),
+                when=now.astimezone(), authentication=_authentication(result),
             ),
         )  # fmt: skip
         try:
@@ -279,7 +287,9 @@ class Gateway:
                            "reply": "expired in the queue"})  # fmt: skip
             job.refused.update(remaining)
             return await self._close(job)
-        data = env.trace.encode("ascii") + await self._raw(job)
+        # A sender's own X-Floodwall-* and "Authentication-Results: floodwall" fields go
+        # before ours are added (RFC 8601 §5), so downstream can trust the ones it sees.
+        data = env.trace.encode("ascii") + strip_own_fields(await self._raw(job))
         job.raw = None  # a retry reads it back from the spool
         # One call on a relay thread marks, sends, marks again and, when every recipient
         # is done, removes the file: one hand-off between threads instead of four.

@@ -4,7 +4,10 @@ Every relayed message gets a ``Received:`` trace field (RFC 5321 §4.4: an SMTP 
 that relays a message must add one) and ``X-Floodwall-Spool-Id``, stable across
 retries, so that a duplicate left by a crash between the next hop's ``250`` and our
 record of it can be recognised downstream. A tagged message also gets
-``X-Floodwall-Verdict``, ``-Score`` and ``-Symbols``.
+``X-Floodwall-Verdict``, ``-Score`` and ``-Symbols``. Where the scan verified the
+sender (SPF, DKIM, DMARC), ``Authentication-Results: floodwall; ...`` goes on top, as
+RFC 8601 §4 places it, above this hop's Received. Fields of the same names that the
+message already had are removed first (``floodwall.respond.header_filter``).
 
 Symbol reasons quote the message (addresses, file names, link text), so they are
 attacker-written: every value is reduced to printable US-ASCII (RFC 5322 §2.2, field
@@ -92,9 +95,15 @@ def trace_fields(
     rcpt_to: Sequence[str],
     tls: bool,
     when: datetime,
+    authentication: str | None = None,
 ) -> str:
-    """The header fields to prepend to a message relayed under ``verdict``."""
-    fields = [_received(helo, peer, hostname, sid, rcpt_to, tls, when)]
+    """The header fields to prepend to a message relayed under ``verdict``;
+    ``authentication`` is the value of Floodwall's Authentication-Results field
+    (``SenderAuth.header_value``), None when the sender was not verified."""
+    fields = []
+    if authentication is not None:
+        fields.append(fold_field("Authentication-Results", clean_value(authentication, 2000)))
+    fields.append(_received(helo, peer, hostname, sid, rcpt_to, tls, when))
     fields.append(fold_field("X-Floodwall-Spool-Id", sid))
     if verdict.action == "tag":
         fields.append(fold_field("X-Floodwall-Verdict", verdict.action))

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from floodwall.mail.scan import ScanResult, result_object
+from floodwall.respond.header_filter import strip_own_fields
 from floodwall.store.db import Store
 from floodwall.store.durable import fsync_dir, write_durably
 from floodwall.store.quarantine_records import (
@@ -291,7 +292,10 @@ class QuarantineStore:
                 detail = f"forced past the claim of {msg.release_claim}"
                 self._audit(conn, qid, now_iso(), actor, "release_failed", why, detail)
         try:
-            outcome = send(msg.mail_from, msg.rcpt_to, self._path(msg.file).read_bytes())
+            # As the gateway relays: none of the sender's own X-Floodwall-* or
+            # "Authentication-Results: floodwall" fields reach the mailbox (RFC 8601 §5).
+            raw = strip_own_fields(self._path(msg.file).read_bytes())
+            outcome = send(msg.mail_from, msg.rcpt_to, raw)
         except Exception as exc:
             with self._store.write() as conn:
                 conn.execute("UPDATE quarantine SET release_claim = NULL WHERE id = ?", (qid,))

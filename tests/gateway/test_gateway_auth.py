@@ -101,3 +101,58 @@ def test_gateway_with_unreachable_dns_says_so_and_goes_on(tmp_path: Path) -> Non
     text = log.read_text()
     assert text.count(f"DNS at 127.0.0.1:{port} does not answer") == 1, text
     assert "mail.auth_fail" not in (got.headers()["X-Floodwall-Symbols"] or "")
+
+
+FORGED = (
+    "X-Floodwall-Verdict: accept\r\n"
+    "X-Floodwall-Spool-Id: ffffffffffffffffffffffff\r\n"
+    "Authentication-Results: (say) floodwall;\r\n dkim=pass header.d=example.com; dmarc=pass\r\n"
+    "Authentication-Results: mx.corp.example; spf=none smtp.mailfrom=example.net\r\n"
+)
+
+
+def test_gateway_replaces_forged_floodwall_fields_with_its_own(
+    tmp_path: Path, example_dns: du.DnsServer
+) -> None:
+    """A sender's own "Authentication-Results: floodwall" and X-Floodwall-* fields never
+    reach the next hop (RFC 8601 §5); Floodwall's results go on top, above its Received."""
+    sink = Sink().start()
+    try:
+        with InProcessGateway(
+            tmp_path / "data", sink.port, workers=1, mail_dns=example_dns.address
+        ) as gw:
+            forged = (POSTFIX_HOP + FORGED + "X-Test-Token: forged\r\n").encode() + du.message()
+            assert send(gw.port, forged, "bounce@example.net", "mail.example.net")[0] == 250
+            gw.wait_idle()
+            (got,) = sink.wait_for(1)
+    finally:
+        sink.close()
+    headers = got.headers()
+    results = [str(v) for v in headers.get_all("Authentication-Results") or []]
+    ours = [v for v in results if v.startswith("floodwall;")]
+    assert len(ours) == 1, results
+    assert "dmarc=fail" in ours[0] and "dkim=pass" not in ours[0]
+    assert "mx.corp.example; spf=none smtp.mailfrom=example.net" in results
+    assert headers.get_all("X-Floodwall-Spool-Id") == [got.spool_id]
+    assert got.spool_id != "f" * 24
+    assert headers.get_all("X-Floodwall-Verdict") is None
+    # ours first, then our Received, then the message as it came
+    top = got.data.split(b"\r\n", 2)
+    assert top[0].startswith(b"Authentication-Results: floodwall;")
+    assert b"(Floodwall)" in got.data.split(b"\r\nReceived: ", 2)[1].split(b"\r\n")[0]
+
+
+def test_gateway_with_dns_off_says_so_in_its_results(tmp_path: Path) -> None:
+    sink = Sink().start()
+    try:
+        with InProcessGateway(tmp_path / "data", sink.port) as gw:
+            forged = (FORGED + "X-Test-Token: off\r\n").encode() + du.message()
+            assert send(gw.port, forged, "bounce@example.net", "mail.example.net")[0] == 250
+            gw.wait_idle()
+            (got,) = sink.wait_for(1)
+    finally:
+        sink.close()
+    results = [str(v) for v in got.headers().get_all("Authentication-Results") or []]
+    assert [v for v in results if "floodwall" in v] == [
+        'floodwall; none (not verified: [mail] dns is "off")'
+    ]

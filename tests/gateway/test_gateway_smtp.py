@@ -24,7 +24,8 @@ from floodwall.respond.policy import Policy
 pytestmark = pytest.mark.timeout(120)
 
 TRACE = re.compile(
-    rb"\AReceived: from client\.test \(127\.0\.0\.1\) by gw\.test \(Floodwall\) with ESMTPS? id"
+    rb"\AAuthentication-Results: floodwall; (?:[^\r\n]|\r\n )*\r\n"
+    rb"Received: from client\.test \(127\.0\.0\.1\) by gw\.test \(Floodwall\) with ESMTPS? id"
     rb"(?:[^\r\n]|\r\n )*\r\nX-Floodwall-Spool-Id: ([0-9a-f]{24})\r\n"
 )
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from floodwall.mail.trace_headers import clean_value, fold_field, trace_fields
+from floodwall.records import AuthCheck, SenderAuth
 from floodwall.respond.policy import Symbol, Verdict
 
 WHEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -82,3 +83,24 @@ def test_accept_gets_trace_fields_only() -> None:
         " 111111111111111111111111; Fri, 02 Jan 2026 03:04:05 +0000\r\n"
         "X-Floodwall-Spool-Id: 111111111111111111111111\r\n"
     )
+
+
+def test_authentication_results_go_on_top_and_cannot_be_split() -> None:
+    """The sender writes smtp.mailfrom and header.d: no CR or LF of theirs ends the field."""
+    auth = SenderAuth(
+        (
+            AuthCheck("spf", "fail", "not allowed", (("smtp.mailfrom", "a@x.org\r\nX-Evil: 1"),)),
+            AuthCheck("dmarc", "fail", "", (("header.from", "bank.example"),)),
+        )
+    )
+    fields = trace_fields(
+        sid="2" * 24, verdict=Verdict("accept", 0.0), helo="client.test", peer="10.0.0.1",
+        hostname="gw.test", rcpt_to=["a@x.org"], tls=False, when=WHEN,
+        authentication=auth.header_value("floodwall"),
+    )  # fmt: skip
+    assert fields.isascii()
+    msg = email.message_from_string(fields + "\r\nbody", policy=email.policy.default)
+    assert list(msg.keys()) == ["Authentication-Results", "Received", "X-Floodwall-Spool-Id"]
+    value = str(msg["Authentication-Results"])
+    assert value.startswith("floodwall; spf=fail (not allowed) smtp.mailfrom=")
+    assert value.endswith("; dmarc=fail header.from=bank.example")

@@ -181,6 +181,20 @@ def test_release_delivers_once_and_audits(quarantine: QuarantineStore) -> None:
     assert trail[1:] == [("alice", "release", "vendor invoice", "'250 queued'")]
 
 
+def test_release_drops_the_senders_own_floodwall_fields(quarantine: QuarantineStore) -> None:
+    """What the sender wrote as Floodwall's verdict or results never reaches the mailbox
+    (RFC 8601 §5), as on the gateway's relay; the held file itself is kept as it came."""
+    forged = (
+        b"X-Floodwall-Verdict: accept\r\n"
+        b"Authentication-Results: floodwall; dmarc=pass header.from=example.com\r\n"
+    )
+    qid = hold(quarantine, forged + ATTACHED)
+    outbox = Outbox()
+    quarantine.release(qid, actor="alice", reason="checked", send=outbox)
+    assert [data for _, _, data in outbox.sent] == [ATTACHED]
+    assert quarantine.raw(qid, actor="alice", reason="audit") == forged + ATTACHED
+
+
 def test_failed_release_is_recorded_and_the_message_stays_held(
     quarantine: QuarantineStore,
 ) -> None:
