@@ -46,6 +46,8 @@ class Settings:
     executives: tuple[str, ...] = ()  # names display-name impersonation looks for
     trusted_authserv: tuple[str, ...] = ()  # hosts whose Authentication-Results count
     mail_dns: str = "off"  # [mail] dns: "off", "system" or "HOST:PORT" (SPF/DKIM/DMARC lookups)
+    new_domain_days: float = 7.0  # [mail] new_domain_days: a link domain first seen since is new
+    new_domain_baseline_days: float = 14.0  # [mail] history needed before any domain is new
     quarantine_retention_days: int = 30  # [quarantine] retention_days
     gateway_relay: str = ""  # [gateway] relay: the next hop, "host:port"
     home_country: str = ""  # [origin] home_country: ISO 3166 alpha-2; "" = origin unknown
@@ -68,6 +70,8 @@ class Settings:
             executives=tuple(str(n) for n in mail.get("executives", ())),
             trusted_authserv=tuple(str(h) for h in mail.get("trusted_authserv", ())),
             mail_dns=str(mail.get("dns", "off")),
+            new_domain_days=float(mail.get("new_domain_days", 7.0)),
+            new_domain_baseline_days=float(mail.get("new_domain_baseline_days", 14.0)),
             quarantine_retention_days=int(doc.get("quarantine", {}).get("retention_days", 30)),
             gateway_relay=str(doc.get("gateway", {}).get("relay", "")),
             home_country=str(doc.get("origin", {}).get("home_country", "")).strip().upper(),

@@ -102,7 +102,8 @@ def run_gateway(args: argparse.Namespace) -> int:
         hop_down_hold=args.hop_down_hold,
         **({"hostname": args.hostname} if args.hostname else {}),
     )  # fmt: skip
-    scanner = ScanPool(ScanConfig(settings, policy, use_clamd=clamd), workers=args.workers)
+    scan = ScanConfig(settings, policy, use_clamd=clamd, use_history=True)
+    scanner = ScanPool(scan, workers=args.workers)
     from floodwall.enrich.intel.loading import origin_context_enricher
 
     recorder = GatewayRecorder(settings.data_dir, enricher=origin_context_enricher(settings))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,6 +26,7 @@ from floodwall.settings import Settings
 from floodwall.store.db import open_store
 
 if TYPE_CHECKING:
+    from floodwall.mail.domain_feed import DomainFeed
     from floodwall.mail.scan import ScanResult
 
 VERDICT_STYLE = {
@@ -74,6 +76,7 @@ def run_scan(args: argparse.Namespace) -> int:
     from floodwall.hunt.observed import MISSING, ObservedArchive, now_stamp
     from floodwall.ingest.mail_source import expand_mail_inputs
     from floodwall.mail.detectors import build_detectors
+    from floodwall.mail.domain_feed import DomainFeed
     from floodwall.mail.scan import scan_message
     from floodwall.normalize.mime import parse_message
     from floodwall.respond.policy import Policy, PolicyError
@@ -106,7 +109,13 @@ def run_scan(args: argparse.Namespace) -> int:
     if dns_down:
         err.print(escape(not_verified_notice(why)))
     not_decided = 0  # messages with a result left at temperror
-    detectors = build_detectors(settings, clamd)
+    store = None if args.no_store else open_store(settings.data_dir)
+    # Newly seen domains: the store's history of the domains the organisation's mail
+    # named; without the store there is none, and the detector is left out.
+    feed = DomainFeed.open(store, load_psl()) if store is not None else None
+    detectors = build_detectors(settings, clamd, feed.history if feed is not None else None)
+    if feed is not None:
+        _say_if_learning(err, feed, settings.new_domain_baseline_days)
     # Threat intel (issue 4): sender, links, attachment hashes and source address.
     matcher = None if args.no_intel else load_run_intel(
         settings,
@@ -125,7 +134,6 @@ def run_scan(args: argparse.Namespace) -> int:
     verdicts: Counter[str] = Counter()
     symbols: Counter[str] = Counter()
     rows: list[ScanResult] = []
-    store = None if args.no_store else open_store(settings.data_dir)
     messages = MessageStore(store) if store is not None else None
     campaign_keys = MessageKeyRecorder(store, settings) if store is not None else None
     progress = Progress(
@@ -133,6 +141,7 @@ def run_scan(args: argparse.Namespace) -> int:
         TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal,
     )  # fmt: skip
     batch: list[ScanResult] = []
+    sightings: list[tuple[list[str], float]] = []  # each message's domains, and when
 
     def flush() -> None:
         """Report and store a batch: origins are looked up for the whole batch at once
@@ -148,7 +157,10 @@ def run_scan(args: argparse.Namespace) -> int:
             messages.add(batch, contexts=contexts)  # one write transaction per batch
         if campaign_keys is not None:  # links, attachments, TLSH
             campaign_keys.add(batch)
+        if feed is not None:
+            feed.store.observe(sightings)
         batch.clear()
+        sightings.clear()
 
     try:
         with progress:
@@ -161,6 +173,9 @@ def run_scan(args: argparse.Namespace) -> int:
                     if any(c.result == "temperror" for c in checks):
                         not_decided += 1
                     batch.append(scan_message(msg, detectors, policy))
+                    if feed is not None:  # the next message of a campaign finds them seen
+                        now = time.time()
+                        sightings.append((feed.saw(msg, now), now))
                     progress.advance(task)
                     if len(batch) >= 256:
                         flush()
@@ -190,6 +205,16 @@ def run_scan(args: argparse.Namespace) -> int:
     for prob in intake.problems[:20]:
         err.print(escape(f"  damaged: {prob.path} {prob.where}: {prob.reason}"))
     return 1 if total - verdicts["accept"] else 0
+
+
+def _say_if_learning(err: Console, feed: DomainFeed, baseline_days: float) -> None:
+    """Say once that newly seen domains cannot be told yet, while the history is short."""
+    days = feed.history.learned_for(time.time()) / 86_400
+    if days < baseline_days:
+        err.print(
+            f"[dim]Newly seen domains: learning ({days:.1f} of {baseline_days:g} days of "
+            "mail history); mail.newly_seen_domain fires once the history is long enough[/]"
+        )
 
 
 def _report(

@@ -42,6 +42,7 @@ from floodwall.detect.mail.html_credential_form import HtmlCredentialFormDetecto
 from floodwall.detect.mail.html_smuggling import HtmlSmugglingDetector
 from floodwall.detect.mail.macro_autoexec import MacroAutoexecDetector
 from floodwall.detect.mail.macro_suspicious import MacroSuspiciousDetector
+from floodwall.detect.mail.newly_seen_domain import NewlySeenDomainDetector
 from floodwall.detect.mail.office_dde import OfficeDdeDetector
 from floodwall.detect.mail.onenote_embedded import OnenoteEmbeddedDetector
 from floodwall.detect.mail.pdf_active import PdfActiveDetector
@@ -61,6 +62,7 @@ from floodwall.detect.mail.rtf_object import RtfObjectDetector
 from floodwall.detect.mail.rtlo_filename import RtloFilenameDetector
 from floodwall.detect.mail.yara_match import YaraDetector
 from floodwall.detect.mail.yara_rules import YaraRules
+from floodwall.enrich.domain_history import DomainHistory
 from floodwall.mail.scan import MailDetector
 from floodwall.settings import Settings, bundled_data
 
@@ -84,9 +86,14 @@ ATTACHMENT_DETECTORS = (
 )
 
 
-def build_detectors(settings: Settings, clamd: ClamdClient | None = None) -> list[MailDetector]:
+def build_detectors(
+    settings: Settings,
+    clamd: ClamdClient | None = None,
+    history: DomainHistory | None = None,
+) -> list[MailDetector]:
     """Every mail detector, with its reference data (bundled) and the organisation's own
-    domains and executives (``[mail]`` in ``DATA/floodwall.toml``)."""
+    domains and executives (``[mail]`` in ``DATA/floodwall.toml``); ``history`` (the
+    domains its mail named before, from the store) adds ``mail.newly_seen_domain``."""
     psl = load_psl()
     brands = load_brands_cached(psl, settings.cache_dir)
     own = as_domains(settings.own_domains, psl)
@@ -122,6 +129,10 @@ def build_detectors(settings: Settings, clamd: ClamdClient | None = None) -> lis
         FromMalformedDetector(psl),
         ReturnPathMalformedDetector(psl),
     ]
+    if history is not None:
+        days, baseline = settings.new_domain_days, settings.new_domain_baseline_days
+        new = NewlySeenDomainDetector(psl, history, brands.known, own, days, baseline)
+        phishing.append(new)
     # Signature-base YARA rules are DRL 1.1: findings keep author, reference and license.
     yara = YaraRules.compile(bundled_data() / "yara", settings.cache_dir / "yara")
     # Known-bad hashes come from the intel store (issue 4); none are bundled.

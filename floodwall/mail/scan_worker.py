@@ -30,11 +30,13 @@ from floodwall.enrich.mail_auth import (
 )
 from floodwall.ingest.mail_source import RawMail
 from floodwall.mail.detectors import build_detectors
+from floodwall.mail.domain_feed import DomainFeed
 from floodwall.mail.scan import MailDetector, ScanResult, scan_message
 from floodwall.normalize.mime import parse_message
 from floodwall.records import MailMessage, Origin
 from floodwall.respond.policy import Policy
 from floodwall.settings import Settings
+from floodwall.store.db import open_store
 
 __all__ = [
     "FRAME",
@@ -60,6 +62,8 @@ class ScanConfig:
     use_clamd: bool = True
     timeout: float = 60.0  # seconds one message may take
     use_intel: bool = True  # match messages against the imported threat intel
+    # the store's history of domains named in mail, for mail.newly_seen_domain
+    use_history: bool = False
 
 
 class ScanTimeout(Exception):
@@ -73,11 +77,16 @@ class WorkerState:
     timeout: float
     use_alarm: bool
     verifier: SenderVerifier  # SPF, DKIM, DMARC ([mail] dns)
+    domains: DomainFeed | None = None  # mail.newly_seen_domain's history, kept current
 
 
 def build_worker(config: ScanConfig, use_alarm: bool) -> WorkerState:
     clamd = ClamdClient.find() if config.use_clamd else None
-    detectors = build_detectors(config.settings, clamd)
+    feed = None
+    if config.use_history:
+        # Its own connection: a worker only reads, while the gateway's recorder writes.
+        feed = DomainFeed.open(open_store(config.settings.data_dir), load_psl())
+    detectors = build_detectors(config.settings, clamd, feed.history if feed else None)
     # Threat intel (issue 4): each worker loads the matcher once, from the compact cache.
     from floodwall.enrich.intel.inline import IntelMailDetector
     from floodwall.enrich.intel.loading import load_run_intel
@@ -86,7 +95,7 @@ def build_worker(config: ScanConfig, use_alarm: bool) -> WorkerState:
         detectors.append(IntelMailDetector(matcher))
     verifier = build_verifier(config.settings.mail_dns, load_psl)
     verifier.probe()  # a resolver down from the start fails lookups at once, not by timeout
-    return WorkerState(detectors, config.policy, config.timeout, use_alarm, verifier)
+    return WorkerState(detectors, config.policy, config.timeout, use_alarm, verifier, feed)
 
 
 def _watch_parent(parent: int) -> None:
@@ -121,6 +130,8 @@ def _slim(result: ScanResult) -> ScanResult:
 def scan_one(
     state: WorkerState, raw: bytes, path: str, session: SmtpSession | None = None
 ) -> ScanResult:
+    if state.domains is not None:
+        state.domains.refresh(time.time())
     if state.use_alarm:
         signal.signal(signal.SIGALRM, _on_alarm)
         # Repeats each second after the first expiry: every detector still to run then
@@ -132,7 +143,10 @@ def scan_one(
             message = authenticated(
                 message, raw, state.verifier, lambda m: session_envelope(m, *session)
             )
-        return _slim(scan_message(message, state.detectors, state.policy))
+        result = scan_message(message, state.detectors, state.policy)
+        if state.domains is not None:  # the next message of a campaign finds them seen
+            state.domains.saw(message, time.time())
+        return _slim(result)
     except ScanTimeout:
         return unscannable_result(raw, path, state.policy, "scan took too long")
     finally:

@@ -18,6 +18,7 @@ from floodwall.detect.mail.ip_literal_url import IpLiteralUrlDetector
 from floodwall.detect.mail.link_text_mismatch import LinkTextMismatchDetector
 from floodwall.detect.mail.lookalike_domain import LookalikeDomainDetector
 from floodwall.detect.mail.lookalike_link import LookalikeLinkDetector
+from floodwall.detect.mail.newly_seen_domain import NewlySeenDomainDetector
 from floodwall.detect.mail.open_redirect import OpenRedirectDetector
 from floodwall.detect.mail.pdf_link_lure import PdfLinkLureDetector
 from floodwall.detect.mail.prize_lure import PrizeLureDetector
@@ -56,6 +57,7 @@ PHISHING_DETECTORS: tuple[type, ...] = (
     PdfLinkLureDetector,
     ShortenedOnlyDetector,
     RecipientInSubjectDetector,
+    NewlySeenDomainDetector,
 )
 
 __all__ = [
@@ -71,6 +73,7 @@ __all__ = [
     "LinkTextMismatchDetector",
     "LookalikeDomainDetector",
     "LookalikeLinkDetector",
+    "NewlySeenDomainDetector",
     "OpenRedirectDetector",
     "PdfLinkLureDetector",
     "PrizeLureDetector",
