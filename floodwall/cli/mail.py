@@ -112,7 +112,7 @@ def run_scan(args: argparse.Namespace) -> int:
     store = None if args.no_store else open_store(settings.data_dir)
     # Newly seen domains: the store's history of the domains the organisation's mail
     # named; without the store there is none, and the detector is left out.
-    feed = DomainFeed.open(store, load_psl()) if store is not None else None
+    feed = DomainFeed.open(store, load_psl(), time.time()) if store is not None else None
     detectors = build_detectors(settings, clamd, feed.history if feed is not None else None)
     if feed is not None:
         _say_if_learning(err, feed, settings.new_domain_baseline_days)
@@ -141,7 +141,6 @@ def run_scan(args: argparse.Namespace) -> int:
         TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal,
     )  # fmt: skip
     batch: list[ScanResult] = []
-    sightings: list[tuple[list[str], float]] = []  # each message's domains, and when
 
     def flush() -> None:
         """Report and store a batch: origins are looked up for the whole batch at once
@@ -158,9 +157,8 @@ def run_scan(args: argparse.Namespace) -> int:
         if campaign_keys is not None:  # links, attachments, TLSH
             campaign_keys.add(batch)
         if feed is not None:
-            feed.store.observe(sightings)
+            feed.flush()
         batch.clear()
-        sightings.clear()
 
     try:
         with progress:
@@ -174,8 +172,7 @@ def run_scan(args: argparse.Namespace) -> int:
                         not_decided += 1
                     batch.append(scan_message(msg, detectors, policy))
                     if feed is not None:  # the next message of a campaign finds them seen
-                        now = time.time()
-                        sightings.append((feed.saw(msg, now), now))
+                        feed.saw(msg, time.time())
                     progress.advance(task)
                     if len(batch) >= 256:
                         flush()

@@ -6,50 +6,17 @@ and nothing the organisation ever received linked to them; the sites its corresp
 and suppliers link to come back again and again. Like a "newly observed domain" feed,
 but built from the organisation's own mail, offline: the history is the ``mail_domains``
 table (``floodwall/store/mail_domains.py``), loaded at the edge and handed to the
-detector; the scanner adds each message's domains to it as it goes, so the second
-message of a campaign finds the first one's domains already "seen minutes ago".
+detector. The scanner adds each message's domains (``message_domains`` in
+``detect/mail/domains.py``) as it goes, so the second message of a campaign finds the
+first one's domains already "seen minutes ago" (``floodwall/mail/domain_feed.py``).
 """
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Mapping
-
-from floodwall.detect.mail.domains import SuffixList, domain_of, host_of, registered_domain
-from floodwall.records import MailMessage
 
 #: Domains kept in memory at most (the most recently seen when the store holds more).
 MAX_DOMAINS = 2_000_000
-#: Links of one message whose domains are recorded at most.
-MAX_LINKS = 200
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
-def web_link_domains(msg: MailMessage, psl: SuffixList) -> list[str]:
-    """The registered domains of a message's web links, in order, each once (IP literals
-    are left to ``mail.ip_literal_url``)."""
-    out: dict[str, None] = {}
-    for link in msg.links[:MAX_LINKS]:
-        if not link.url[:8].lower().startswith(("http://", "https://")):
-            continue
-        host = host_of(link.url)
-        if host and not _is_ip(host) and (domain := registered_domain(host, psl)):
-            out.setdefault(domain, None)
-    return list(out)
-
-
-def message_domains(msg: MailMessage, psl: SuffixList) -> list[str]:
-    """The registered domains a message names: its From domain, then its web links'."""
-    sender = domain_of(msg.from_addr)
-    first = [registered_domain(sender, psl)] if sender and not _is_ip(sender) else []
-    return list(dict.fromkeys([*first, *web_link_domains(msg, psl)]))
 
 
 class DomainHistory:

@@ -13,21 +13,16 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from floodwall.detect.mail.domains import SuffixList
-from floodwall.detect.mail.reference import load_psl
 from floodwall.enrich.addresses import as_public_ip, mail_source_ip
 from floodwall.enrich.context import AlertContextEnricher
-from floodwall.enrich.domain_history import message_domains
 from floodwall.mail.scan import ScanResult
 from floodwall.store.db import Store, open_store
-from floodwall.store.mail_domains import MailDomainStore
 from floodwall.store.messages import MessageStore
 from floodwall.store.quarantine import QuarantineStore
 
@@ -147,12 +142,6 @@ class GatewayRecorder:
             await writer.close()
 
 
-@functools.cache
-def _psl() -> SuffixList:
-    """The bundled Public Suffix List, loaded once, by the first batch that needs it."""
-    return load_psl()
-
-
 def _write_rows(batch: list[_Row], enricher: AlertContextEnricher | None, store: Store) -> None:
     keep = [row for row in batch if not (row.if_missing and has_row(store, row.result))]
     # The source is the connecting client when it is public; behind an internal relay,
@@ -170,7 +159,3 @@ def _write_rows(batch: list[_Row], enricher: AlertContextEnricher | None, store:
         recipients=[row.recipients for row in keep],
         contexts=contexts,
     )
-    # The domains each message named, for the scanners' newly-seen-domain history.
-    now = time.time()
-    psl = _psl()
-    MailDomainStore(store).observe((message_domains(row.result.message, psl), now) for row in keep)

@@ -84,8 +84,8 @@ def build_worker(config: ScanConfig, use_alarm: bool) -> WorkerState:
     clamd = ClamdClient.find() if config.use_clamd else None
     feed = None
     if config.use_history:
-        # Its own connection: a worker only reads, while the gateway's recorder writes.
-        feed = DomainFeed.open(open_store(config.settings.data_dir), load_psl())
+        # Its own connection: it writes its sightings in batches (``DomainFeed.tick``).
+        feed = DomainFeed.open(open_store(config.settings.data_dir), load_psl(), time.time())
     detectors = build_detectors(config.settings, clamd, feed.history if feed else None)
     # Threat intel (issue 4): each worker loads the matcher once, from the compact cache.
     from floodwall.enrich.intel.inline import IntelMailDetector
@@ -131,7 +131,7 @@ def scan_one(
     state: WorkerState, raw: bytes, path: str, session: SmtpSession | None = None
 ) -> ScanResult:
     if state.domains is not None:
-        state.domains.refresh(time.time())
+        state.domains.tick(time.time())
     if state.use_alarm:
         signal.signal(signal.SIGALRM, _on_alarm)
         # Repeats each second after the first expiry: every detector still to run then
@@ -144,7 +144,9 @@ def scan_one(
                 message, raw, state.verifier, lambda m: session_envelope(m, *session)
             )
         result = scan_message(message, state.detectors, state.policy)
-        if state.domains is not None:  # the next message of a campaign finds them seen
+        # Mail that came over SMTP (not the pool's warm-up probe) goes into the history:
+        # the next message of a campaign finds its domains seen.
+        if state.domains is not None and session is not None:
             state.domains.saw(message, time.time())
         return _slim(result)
     except ScanTimeout:
@@ -187,6 +189,8 @@ def serve(sock: socket.socket, config: ScanConfig) -> None:
             reply = (False, f"{type(exc).__name__}: {exc}")
         data = pickle.dumps(reply, pickle.HIGHEST_PROTOCOL)
         sock.sendall(FRAME.pack(len(data)) + data)
+    if state.domains is not None:
+        state.domains.flush()
     sock.close()
 
 

@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from floodwall.mail.domain_feed import OVERLAP_SECONDS, REFRESH_SECONDS, DomainFeed
+from floodwall.mail.domain_feed import (
+    FLUSH_SECONDS,
+    OVERLAP_SECONDS,
+    REFRESH_SECONDS,
+    DomainFeed,
+)
 from floodwall.records import Link, MailMessage, Origin
 from floodwall.store.db import Store, open_store
 from floodwall.store.mail_domains import MailDomainStore
@@ -61,17 +66,41 @@ def test_feed_adds_what_it_scans_and_merges_what_others_stored(
 ) -> None:
     from floodwall.detect.mail.reference import load_psl
 
-    feed = DomainFeed.open(store, load_psl())
+    feed = DomainFeed.open(store, load_psl(), T)
     msg = MailMessage(
         Origin("t", 1), "<m@t>", "0" * 64, (), "a@mail.sender.example", "",
         links=(Link("https://www.landing.example/x"), Link("mailto:b@c.example")),
     )  # fmt: skip
-    assert feed.saw(msg, T) == ["sender.example", "landing.example"]
-    assert feed.history.first_seen("landing.example") == T
+    feed.saw(msg, T + 1)
+    assert feed.history.first_seen("landing.example") == T + 1  # at once, in memory
+    assert feed.pending == [(["sender.example", "landing.example"], T + 1)]
+    feed.tick(T + FLUSH_SECONDS / 2)
+    assert feed.pending and MailDomainStore(store).first_seen_since(0) == {}
+    feed.tick(T + FLUSH_SECONDS)  # written in one batch
+    assert not feed.pending
+    assert MailDomainStore(store).first_seen_since(0) == {
+        "sender.example": T + 1, "landing.example": T + 1
+    }  # fmt: skip
     with open_store(tmp_path) as other:  # another scanner (a gateway worker) stores one
-        MailDomainStore(other).observe([(["elsewhere.example"], feed.refreshed + 1)])
-    feed.refresh(feed.refreshed + REFRESH_SECONDS / 2)
+        MailDomainStore(other).observe([(["elsewhere.example"], T + 2)])
+    feed.tick(T + REFRESH_SECONDS / 2)
     assert feed.history.first_seen("elsewhere.example") is None  # not time to look yet
-    feed.refresh(feed.refreshed + REFRESH_SECONDS)
-    assert feed.history.first_seen("elsewhere.example") is not None
+    feed.tick(T + REFRESH_SECONDS)
+    assert feed.history.first_seen("elsewhere.example") == T + 2
     assert OVERLAP_SECONDS > 0
+
+
+def test_feed_keeps_sightings_while_the_store_is_busy(store: Store, tmp_path: Path) -> None:
+    from floodwall.detect.mail.reference import load_psl
+
+    feed = DomainFeed.open(store, load_psl(), T)
+    msg = MailMessage(Origin("t", 1), "<m@t>", "0" * 64, (), "a@busy.example", "")
+    feed.saw(msg, T)
+    with open_store(tmp_path) as other:
+        other.connection.execute("PRAGMA busy_timeout = 0")
+        store.connection.execute("PRAGMA busy_timeout = 0")
+        with other.write():  # another writer holds the lock
+            feed.flush()
+            assert feed.pending  # kept, nothing raised
+    feed.flush()
+    assert not feed.pending and MailDomainStore(store).load().first_seen("busy.example") == T

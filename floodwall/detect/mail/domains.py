@@ -8,6 +8,7 @@ from the Public Suffix List, https://publicsuffix.org/.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import re
 from functools import lru_cache
 from typing import Protocol
@@ -118,3 +119,35 @@ def list_domains(msg: MailMessage, psl: SuffixList) -> frozenset[str]:
                 if "." in domain:
                     found.add(registered_domain(domain, psl))
     return frozenset(found)
+
+
+#: Links of one message whose domains are read at most (``web_link_domains``).
+MAX_LINKS = 200
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def web_link_domains(msg: MailMessage, psl: SuffixList) -> list[str]:
+    """The registered domains of a message's web links, in order, each once (IP literals
+    are left to ``mail.ip_literal_url``)."""
+    out: dict[str, None] = {}
+    for link in msg.links[:MAX_LINKS]:
+        if not link.url[:8].lower().startswith(("http://", "https://")):
+            continue
+        host = host_of(link.url)
+        if host and not _is_ip(host) and (domain := registered_domain(host, psl)):
+            out.setdefault(domain, None)
+    return list(out)
+
+
+def message_domains(msg: MailMessage, psl: SuffixList) -> list[str]:
+    """The registered domains a message names: its From domain, then its web links'."""
+    sender = domain_of(msg.from_addr)
+    first = [registered_domain(sender, psl)] if sender and not _is_ip(sender) else []
+    return list(dict.fromkeys([*first, *web_link_domains(msg, psl)]))

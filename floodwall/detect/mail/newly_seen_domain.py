@@ -6,9 +6,9 @@ import time
 from collections.abc import Callable, Iterable
 from typing import ClassVar
 
-from floodwall.detect.mail.domains import SuffixList, domain_of, registered_domain
+from floodwall.detect.mail.domains import SuffixList, domain_of, registered_domain, web_link_domains
 from floodwall.detect.mail.findings import detector_finding
-from floodwall.enrich.domain_history import DomainHistory, web_link_domains
+from floodwall.enrich.domain_history import DomainHistory
 from floodwall.records import Finding, MailMessage, Observable, Severity
 
 DAY = 86_400.0

@@ -8,8 +8,9 @@ from pathlib import Path
 import mail_util as util
 import pytest
 
+from floodwall.detect.mail.domains import MAX_LINKS, message_domains
 from floodwall.detect.mail.newly_seen_domain import DAY, MAX_NAMED, NewlySeenDomainDetector
-from floodwall.enrich.domain_history import MAX_LINKS, DomainHistory, message_domains
+from floodwall.enrich.domain_history import DomainHistory
 from floodwall.ingest.mail_source import RawMail
 from floodwall.normalize.mime import parse_message
 from floodwall.records import Origin
