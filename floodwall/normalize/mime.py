@@ -91,11 +91,12 @@ def cut_long_headers(data: bytes, cap: int, mime_cap: int) -> tuple[bytes, list[
         while (name := _FIELD_NAME.match(data, pos)) is not None:
             found = _FIELD_END.search(data, pos)
             end = found.start() + 1 if found else len(data)
-            label = name.group(1).decode("ascii").lower()
-            limit = mime_cap if label.startswith("content-") else cap
-            if end - pos > limit:
-                cuts.append((pos, end, limit))
-                notes.append(f"header {label} longer than {limit} bytes, cut")
+            if end - pos > quick:  # only a field longer than the lower cap can be cut
+                label = name.group(1).decode("ascii").lower()
+                limit = mime_cap if label.startswith("content-") else cap
+                if end - pos > limit:
+                    cuts.append((pos, end, limit))
+                    notes.append(f"header {label} longer than {limit} bytes, cut")
             pos = end
     if not cuts:
         return data, []
