@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from typing import ClassVar
@@ -88,9 +89,15 @@ class LookalikeDomainDetector:
             ):
                 for d in _deletes(brand.replace("-", ""), 1 if len(brand) < 9 else 2):
                     self.near.setdefault(d, set()).add(brand)
+        # Mail names the same hosts again and again (a campaign, a newsletter's tracker);
+        # the answer depends on the host alone. Bounded: a hostile message may name many.
+        self.check = functools.lru_cache(maxsize=8192)(self._check)  # type: ignore[method-assign]
 
     def check(self, host: str) -> tuple[str, str] | None:
-        """(kind, brand) when ``host`` imitates a brand, else None."""
+        """(kind, brand) when ``host`` imitates a brand, else None (remembered per host)."""
+        return self._check(host)
+
+    def _check(self, host: str) -> tuple[str, str] | None:
         domain = registered_domain(host, self.psl)
         if not domain or domain in self.safe or "." not in domain:
             return None
