@@ -25,6 +25,7 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
+import nacl.signing
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from dns.rdtypes.ANY.TXT import TXT
@@ -234,10 +235,24 @@ def dkim_key(bits: int = 2048) -> tuple[bytes, str]:
     return private, "v=DKIM1; k=rsa; p=" + base64.b64encode(public).decode()
 
 
-def dkim_sign(message: bytes, domain: str, selector: str, private: bytes) -> bytes:
+def dkim_sign(
+    message: bytes, domain: str, selector: str, private: bytes, algorithm: bytes = b"rsa-sha256"
+) -> bytes:
     """``message`` with a DKIM-Signature (relaxed/simple) prepended, by dkimpy."""
-    sig = dkim.sign(message, selector.encode(), domain.encode(), private, include_headers=SIGNED)
+    sig = dkim.sign(
+        message, selector.encode(), domain.encode(), private, include_headers=SIGNED,
+        signature_algorithm=algorithm,
+    )  # fmt: skip
     return bytes(sig) + message
+
+
+def ed25519_key() -> tuple[bytes, str]:
+    """A new Ed25519 key (RFC 8463): dkimpy's private key (the base64 seed) and the DNS
+    TXT value of its public half."""
+    key = nacl.signing.SigningKey.generate()
+    private = base64.b64encode(bytes(key))
+    public = base64.b64encode(bytes(key.verify_key)).decode()
+    return private, "v=DKIM1; k=ed25519; p=" + public
 
 
 def message(

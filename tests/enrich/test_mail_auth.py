@@ -105,6 +105,34 @@ def test_dkim_fail_after_signing(
     assert failed(auth, raw) == [["dkim=fail", "dmarc=fail", "spf=fail"]]
 
 
+@pytest.fixture(scope="module")
+def ed_key() -> tuple[bytes, str]:
+    return du.ed25519_key()
+
+
+def test_ed25519_signatures_verify(
+    server: du.DnsServer, psl: Any, key: tuple[bytes, str], ed_key: tuple[bytes, str]
+) -> None:
+    """RFC 8463 signatures, alone and beside an RSA one (the usual dual signing)."""
+    server.add_txt("ed._domainkey.example.com", ed_key[1])
+    ed = du.dkim_sign(du.message(), "example.com", "ed", ed_key[0], b"ed25519-sha256")
+    v = verifier(server.address, psl)
+    auth = verify(v, ed, ip=BAD_IP)  # DMARC passes by the aligned ed25519 signature alone
+    assert results(auth) == {"spf": "fail", "dkim": "pass", "dmarc": "pass"}
+    assert "header.s=ed" in auth.header_value()
+    both = du.dkim_sign(signed(key), "example.com", "ed", ed_key[0], b"ed25519-sha256")
+    assert [c.result for c in verify(v, both).results("dkim")] == ["pass", "pass"]
+    altered = verify(v, ed.replace(b"is ready", b"is READY"), ip=BAD_IP)
+    (dkim,) = altered.results("dkim")
+    assert (dkim.result, dkim.reason) == ("fail", "body hash did not verify")
+    assert results(altered)["dmarc"] == "fail"
+    # the right key under the wrong algorithm: the signature does not verify
+    server.add_txt("edrsa._domainkey.example.com", key[1])
+    wrong = du.dkim_sign(du.message(), "example.com", "edrsa", ed_key[0], b"ed25519-sha256")
+    (dkim,) = verify(v, wrong).results("dkim")
+    assert dkim.result in ("fail", "permerror", "neutral") and dkim.result != "pass"
+
+
 @pytest.mark.parametrize(
     ("ip", "mail_from", "expected"),
     [

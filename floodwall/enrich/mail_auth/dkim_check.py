@@ -128,7 +128,7 @@ def _verify(
             return AuthCheck("dkim", "temperror", key.temporary, props)
         if why.startswith("body hash mismatch"):
             return AuthCheck("dkim", "fail", "body hash did not verify", props)
-        if isinstance(exc, dkim.NaClNotFoundError):  # dkimpy without PyNaCl
+        if isinstance(exc, dkim.NaClNotFoundError):  # PyNaCl (pinned) missing from the install
             return AuthCheck("dkim", "neutral", "ed25519 keys [RFC 8463] not supported", props)
         if isinstance(exc, dkim.KeyFormatError):
             return AuthCheck("dkim", "permerror", f"key not usable: {why}", props)
