@@ -85,7 +85,12 @@ def test_page_and_api_show_the_same_dashboard_through_one_cache(
     tmp_path: Path, hasher: PasswordHasherAdapter
 ) -> None:
     app, store, *_ = build_console(tmp_path, hasher)
-    (last,) = store.connection.execute("SELECT max(substr(created, 1, 10)) FROM alerts").fetchone()
+    # The last day with a log alert: the samples are stored an hour apart up to two hours
+    # ago, so between 02:00 and 03:00 UTC the newest day holds only the mail alert, which
+    # the figures count with the messages, not as a log detection.
+    (last,) = store.connection.execute(
+        "SELECT max(substr(created, 1, 10)) FROM alerts WHERE rule_id NOT LIKE 'mail.%'"
+    ).fetchone()
     reader: DashboardReader = app.state.console.dashboards
     with live_server(app) as base, closing(sign_in(base, "viewer", PASSWORD)) as c:
         api = c.get("/api/dashboard", params={"day": last})
