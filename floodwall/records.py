@@ -221,6 +221,11 @@ def _value(text: str) -> str:
     return text if _TOKEN.fullmatch(text) else '"' + text.replace('"', "'") + '"'
 
 
+#: The authserv-id of Floodwall's own Authentication-Results (RFC 8601 §2.5): in the
+#: jsonl, on relayed mail, and what the gateway strips from incoming mail.
+AUTHSERV_ID = "floodwall"
+
+
 @dataclass(frozen=True, slots=True)
 class AuthCheck:
     """One result of Floodwall's own sender authentication, named as in RFC 8601 §2.7:
@@ -253,7 +258,7 @@ class SenderAuth:
     checks: tuple[AuthCheck, ...] = ()
     note: str = ""
 
-    def header_value(self, authserv_id: str = "floodwall") -> str:
+    def header_value(self, authserv_id: str = AUTHSERV_ID) -> str:
         """The value of an Authentication-Results field (RFC 8601 §2.2) for these results;
         ``floodwall; none (not verified: ...)`` when no method was evaluated."""
         if not self.checks:

@@ -70,9 +70,19 @@ class Settings:
             executives=tuple(str(n) for n in mail.get("executives", ())),
             trusted_authserv=tuple(str(h) for h in mail.get("trusted_authserv", ())),
             mail_dns=str(mail.get("dns", "off")),
-            new_domain_days=float(mail.get("new_domain_days", 7.0)),
-            new_domain_baseline_days=float(mail.get("new_domain_baseline_days", 14.0)),
+            new_domain_days=_days(mail, "new_domain_days", 7.0),
+            new_domain_baseline_days=_days(mail, "new_domain_baseline_days", 14.0),
             quarantine_retention_days=int(doc.get("quarantine", {}).get("retention_days", 30)),
             gateway_relay=str(doc.get("gateway", {}).get("relay", "")),
             home_country=str(doc.get("origin", {}).get("home_country", "")).strip().upper(),
         )
+
+
+def _days(mail: dict[str, object], key: str, default: float) -> float:
+    """``[mail] key`` as a number of days, with what is wrong said by its name."""
+    value = mail.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ValueError(
+            f"floodwall.toml: [mail] {key} = {value!r}: give a number of days, 0 or more"
+        )
+    return float(value)

@@ -206,8 +206,9 @@ def run_scan(args: argparse.Namespace) -> int:
 
 def _say_if_learning(err: Console, feed: DomainFeed, baseline_days: float) -> None:
     """Say once that newly seen domains cannot be told yet, while the history is short."""
-    days = feed.history.learned_for(time.time()) / 86_400
-    if days < baseline_days:
+    now = time.time()
+    if not feed.history.has_baseline(baseline_days * 86_400, now):
+        days = feed.history.learned_for(now) / 86_400
         err.print(
             f"[dim]Newly seen domains: learning ({days:.1f} of {baseline_days:g} days of "
             "mail history); mail.newly_seen_domain fires once the history is long enough[/]"

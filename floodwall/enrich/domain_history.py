@@ -57,3 +57,8 @@ class DomainHistory:
     def learned_for(self, now: float) -> float:
         """Seconds of history before ``now`` (0 when there is none)."""
         return 0.0 if self.since is None else max(0.0, now - self.since)
+
+    def has_baseline(self, seconds: float, now: float) -> bool:
+        """Whether the history covers ``seconds`` before ``now``: until it does, every
+        domain is new to it, and nothing can be called newly seen."""
+        return self.learned_for(now) >= seconds

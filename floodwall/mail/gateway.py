@@ -45,7 +45,7 @@ from floodwall.mail.scan import ScanResult
 from floodwall.mail.scan_pool import ScanPool
 from floodwall.mail.spool import Spool, SpoolCommitter, SpoolEnvelope, new_spool_id
 from floodwall.mail.trace_headers import trace_fields
-from floodwall.respond.header_filter import AUTHSERV_ID, strip_own_fields
+from floodwall.respond.header_filter import strip_own_fields
 from floodwall.respond.relay import (
     RelayConnection,
     RelayPermanentError,
@@ -80,7 +80,7 @@ def _authentication(result: ScanResult) -> str | None:
     """Floodwall's Authentication-Results value for a scanned message, None when its
     sender was not verified at all."""
     auth = result.message.sender_auth
-    return auth.header_value(AUTHSERV_ID) if auth is not None else None
+    return auth.header_value() if auth is not None else None
 
 
 def _age(received: str) -> float:

@@ -117,8 +117,11 @@ class ScanPool:
     async def start(self) -> None:
         """Start the workers and wait until each has built its detectors."""
         if self.workers <= 0:
-            self._local = await asyncio.to_thread(build_worker, self.config, False)
+            # Built on the thread that scans: the domain history's SQLite connection may
+            # only be used on the thread that opened it.
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="floodwall-scan")
+            loop = asyncio.get_running_loop()
+            self._local = await loop.run_in_executor(self._thread, build_worker, self.config, False)
         else:
             for worker in await asyncio.gather(*(self._spawn() for _ in range(self.workers))):
                 self._idle.put_nowait(worker)
@@ -242,5 +245,10 @@ class ScanPool:
             await asyncio.gather(*stuck, return_exceptions=True)
         await asyncio.gather(*(self._retire(w, kill=False) for w in list(self._all)))
         if self._thread is not None:
+            if self._local is not None and self._local.domains is not None:
+                # What the in-process scanner saw since its last write (a worker process
+                # writes it when it sees EOF).
+                loop = asyncio.get_running_loop()
+                await loop.run_in_executor(self._thread, self._local.domains.flush)
             await asyncio.to_thread(self._thread.shutdown, True)
             self._thread = None

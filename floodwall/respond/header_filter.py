@@ -20,10 +20,9 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
-__all__ = ["AUTHSERV_ID", "strip_own_fields"]
+from floodwall.records import AUTHSERV_ID
 
-#: The authserv-id of the Authentication-Results fields Floodwall writes.
-AUTHSERV_ID = "floodwall"
+__all__ = ["strip_own_fields"]
 
 _OWN_PREFIX = b"x-floodwall-"
 _AR_NAME = b"authentication-results"

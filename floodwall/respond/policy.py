@@ -87,7 +87,7 @@ class Policy:
                 unscannable_action=str(doc.get("unscannable", {}).get("action", "quarantine")),
                 source=source,
             )
-        except (tomllib.TOMLDecodeError, TypeError, ValueError, KeyError, AttributeError) as exc:
+        except (tomllib.TOMLDecodeError, TypeError, ValueError, AttributeError) as exc:
             raise PolicyError(f"{source}: {exc}") from exc
         if policy.unscannable_action not in ACTIONS:
             raise PolicyError(f"{source}: unscannable.action must be one of {ACTIONS}")
@@ -129,8 +129,12 @@ class Policy:
 
 def _groups(table: Mapping[str, Any]) -> tuple[Group, ...]:
     """``[groups.NAME]`` tables: ``symbols = [ids]`` and ``max_score``."""
+    if not isinstance(table, dict):
+        raise ValueError("groups must be tables: [groups.NAME] with symbols and max_score")
     groups = []
     for name, spec in table.items():
+        if not isinstance(spec, dict) or not {"symbols", "max_score"} <= spec.keys():
+            raise ValueError(f"[groups.{name}] needs symbols = [finding ids] and max_score")
         members = spec["symbols"]
         if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
             raise ValueError(f"groups.{name}.symbols must be a list of finding ids")

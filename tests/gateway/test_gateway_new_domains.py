@@ -53,3 +53,29 @@ def test_gateway_flags_new_link_domains_and_learns_them(tmp_path: Path) -> None:
     assert "mail.newly_seen_domain" not in ids["Statement usual"]
     assert "mail.newly_seen_domain" in ids["Statement fresh"]
     assert learned == {"supplier.example": 3, "statement-view.example": 1}
+
+
+def test_in_process_scanner_keeps_its_history_on_its_own_thread(tmp_path: Path) -> None:
+    """``--workers 0``: the pool scans on one thread of the gateway process; the history's
+    SQLite connection is made and written on it, and what it saw is written at close."""
+    import asyncio
+
+    from floodwall.mail.scan_pool import ScanConfig, ScanPool
+    from floodwall.respond.policy import Policy
+    from floodwall.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "data")
+    config = ScanConfig(settings, Policy.load(), use_clamd=False, use_history=True)
+
+    async def run() -> None:
+        pool = ScanPool(config, workers=0)
+        await pool.start()
+        session = ("203.0.113.5", "billing@supplier.example", "mail.supplier.example")
+        await pool.scan(message("local", "https://statement-view.example/x"), "t", session)
+        await pool.close()
+
+    asyncio.run(run())
+    db = sqlite3.connect(tmp_path / "data" / "floodwall.db")
+    learned = dict(db.execute("SELECT domain, messages FROM mail_domains").fetchall())
+    db.close()
+    assert learned == {"supplier.example": 1, "statement-view.example": 1}

@@ -70,7 +70,8 @@ def test_symbols_carry_reasons_and_sort_by_weight() -> None:
         ("[groups.w]\nsymbols = 'mail.x'\nmax_score = 3\n", "list of finding ids"),
         ("[groups.w]\nsymbols = ['mail.x']\nmax_score = -1\n", "must not be negative"),
         ("[groups.w]\nsymbols = ['mail.x']\n", "max_score"),
-        ("groups = 3\n", "policy.toml"),
+        ("groups = 3\n", "groups must be tables"),
+        ("[groups]\nw = 3\n", r"\[groups.w\] needs symbols"),
         (
             "[groups.a]\nsymbols = ['mail.x']\nmax_score = 1\n"
             "[groups.b]\nsymbols = ['mail.x']\nmax_score = 1\n",

@@ -104,3 +104,17 @@ def test_feed_keeps_sightings_while_the_store_is_busy(store: Store, tmp_path: Pa
             assert feed.pending  # kept, nothing raised
     feed.flush()
     assert not feed.pending and MailDomainStore(store).load().first_seen("busy.example") == T
+
+
+@pytest.mark.parametrize("value", ['"x"', "-1", "true", "[7]"])
+def test_bad_new_domain_days_are_named(tmp_path: Path, value: str) -> None:
+    from floodwall.settings import Settings
+
+    (tmp_path / "floodwall.toml").write_text(f"[mail]\nnew_domain_baseline_days = {value}\n")
+    with pytest.raises(ValueError, match=r"\[mail\] new_domain_baseline_days = .*number of days"):
+        Settings.load(tmp_path)
+    (tmp_path / "floodwall.toml").write_text("[mail]\nnew_domain_days = 3\n")
+    assert (
+        Settings.load(tmp_path).new_domain_days,
+        Settings.load(tmp_path).new_domain_baseline_days,
+    ) == (3.0, 14.0)

@@ -125,12 +125,37 @@ def list_domains(msg: MailMessage, psl: SuffixList) -> frozenset[str]:
 MAX_LINKS = 200
 
 
-def _is_ip(host: str) -> bool:
+# One part of an IPv4 address as inet_aton(3) reads it: decimal, 0x-hex or 0-led octal.
+_PART = re.compile(r"0x[0-9a-f]*|0[0-7]*|[1-9][0-9]*")
+
+
+def _number(part: str) -> int:
+    """One inet_aton(3) part: ``0x``-hex, ``0``-led octal or decimal."""
+    if part.startswith("0x"):
+        return int(part[2:] or "0", 16)
+    return int(part, 8) if part.startswith("0") else int(part)
+
+
+def parse_ip(host: str) -> tuple[str, bool] | None:
+    """(address, obfuscated) when ``host`` is an IP literal, else None.
+
+    Dotted-quad IPv4 and IPv6 (RFC 3986 §3.2.2) are plain; the forms browsers still accept
+    after inet_aton(3) (``3232235777``, ``0xC0A80101``, ``0300.0250.1.1``, ``192.168.257``)
+    are obfuscated (WHATWG URL standard, "IPv4 parser").
+    """
     try:
-        ipaddress.ip_address(host)
+        return str(ipaddress.ip_address(host)), False
     except ValueError:
-        return False
-    return True
+        pass
+    parts = host.split(".")
+    if not 1 <= len(parts) <= 4 or not all(_PART.fullmatch(p) for p in parts):
+        return None
+    values = [_number(p) for p in parts]
+    *head, last = values
+    if any(v > 255 for v in head) or last >= 256 ** (5 - len(values)):
+        return None
+    number = sum(v << (8 * (3 - i)) for i, v in enumerate(head)) + last
+    return str(ipaddress.IPv4Address(number)), True
 
 
 def web_link_domains(msg: MailMessage, psl: SuffixList) -> list[str]:
@@ -141,7 +166,7 @@ def web_link_domains(msg: MailMessage, psl: SuffixList) -> list[str]:
         if not link.url[:8].lower().startswith(("http://", "https://")):
             continue
         host = host_of(link.url)
-        if host and not _is_ip(host) and (domain := registered_domain(host, psl)):
+        if host and parse_ip(host) is None and (domain := registered_domain(host, psl)):
             out.setdefault(domain, None)
     return list(out)
 
@@ -149,5 +174,5 @@ def web_link_domains(msg: MailMessage, psl: SuffixList) -> list[str]:
 def message_domains(msg: MailMessage, psl: SuffixList) -> list[str]:
     """The registered domains a message names: its From domain, then its web links'."""
     sender = domain_of(msg.from_addr)
-    first = [registered_domain(sender, psl)] if sender and not _is_ip(sender) else []
+    first = [registered_domain(sender, psl)] if sender and parse_ip(sender) is None else []
     return list(dict.fromkeys([*first, *web_link_domains(msg, psl)]))

@@ -2,45 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from typing import ClassVar
 
-from floodwall.detect.mail.domains import host_of
+from floodwall.detect.mail.domains import host_of, parse_ip
 from floodwall.detect.mail.findings import detector_finding
 from floodwall.records import Finding, Link, MailMessage, Observable, Severity
-
-# One part of an IPv4 address as inet_aton(3) reads it: decimal, 0x-hex or 0-led octal.
-_PART = re.compile(r"0x[0-9a-f]*|0[0-7]*|[1-9][0-9]*")
-
-
-def _number(part: str) -> int:
-    """One inet_aton(3) part: ``0x``-hex, ``0``-led octal or decimal."""
-    if part.startswith("0x"):
-        return int(part[2:] or "0", 16)
-    return int(part, 8) if part.startswith("0") else int(part)
-
-
-def parse_ip(host: str) -> tuple[str, bool] | None:
-    """(address, obfuscated) when ``host`` is an IP literal, else None.
-
-    Dotted-quad IPv4 and IPv6 (RFC 3986 §3.2.2) are plain; the forms browsers still accept
-    after inet_aton(3) (``3232235777``, ``0xC0A80101``, ``0300.0250.1.1``, ``192.168.257``)
-    are obfuscated (WHATWG URL standard, "IPv4 parser").
-    """
-    try:
-        return str(ipaddress.ip_address(host)), False
-    except ValueError:
-        pass
-    parts = host.split(".")
-    if not 1 <= len(parts) <= 4 or not all(_PART.fullmatch(p) for p in parts):
-        return None
-    values = [_number(p) for p in parts]
-    *head, last = values
-    if any(v > 255 for v in head) or last >= 256 ** (5 - len(values)):
-        return None
-    number = sum(v << (8 * (3 - i)) for i, v in enumerate(head)) + last
-    return str(ipaddress.IPv4Address(number)), True
 
 
 class IpLiteralUrlDetector:

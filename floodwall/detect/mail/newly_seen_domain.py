@@ -60,14 +60,10 @@ class NewlySeenDomainDetector:
         self.baseline = baseline_days * DAY
         self.clock = clock
 
-    def is_learning(self) -> bool:
-        """Whether the history is still too short for anything to count as new."""
-        return self.history.learned_for(self.clock()) < self.baseline
-
     def detect(self, msg: MailMessage) -> list[Finding]:
         """At most one finding, naming the new domains (the first ``MAX_NAMED``)."""
         now = self.clock()
-        if self.history.learned_for(now) < self.baseline:
+        if not self.history.has_baseline(self.baseline, now):
             return []
         sender = registered_domain(domain_of(msg.from_addr), self.psl)
         new: list[tuple[str, float | None]] = []

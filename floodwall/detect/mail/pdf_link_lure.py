@@ -8,10 +8,9 @@ import zlib
 from collections.abc import Iterable, Iterator
 from typing import ClassVar
 
-from floodwall.detect.mail.domains import SuffixList, host_of, registered_domain
+from floodwall.detect.mail.domains import SuffixList, host_of, parse_ip, registered_domain
 from floodwall.detect.mail.findings import attachment_finding
 from floodwall.detect.mail.free_hosting_link import FreeHostingLinkDetector
-from floodwall.detect.mail.ip_literal_url import parse_ip
 from floodwall.records import Attachment, Finding, MailMessage, Observable, Severity
 
 # A URI action (ISO 32000-1 §12.6.4.7): /URI (literal string) or /URI <hex string>.

@@ -7,6 +7,7 @@ The files live in ``floodwall/data/reference/`` with their license notes (README
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import json
 import os
@@ -150,8 +151,18 @@ class Brands:
 
 
 def load_psl(path: Path | None = None) -> PublicSuffixList:
-    """The bundled Public Suffix List (MPL-2.0), ICANN and private sections."""
-    with (path or REFERENCE / "public_suffix_list.dat").open("rb") as fh:
+    """The bundled Public Suffix List (MPL-2.0), ICANN and private sections; the bundled
+    one is read once per process (35 ms), and its one object keeps ``registered_domain``'s
+    memo, keyed by the list, shared by the detectors, the domain history and DMARC."""
+    if path is None:
+        return _bundled_psl()
+    with path.open("rb") as fh:
+        return PublicSuffixList(fh)
+
+
+@functools.cache
+def _bundled_psl() -> PublicSuffixList:
+    with (REFERENCE / "public_suffix_list.dat").open("rb") as fh:
         return PublicSuffixList(fh)
 
 
